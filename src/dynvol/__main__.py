@@ -1,0 +1,3 @@
+from dynvol.cli.main import main
+
+main()

@@ -164,7 +164,7 @@ def attach(container: str, specs: list[MountSpec], *, replace: bool = False, eng
         owner = (procs.host_id(info.pid, 0, kind="uid"), procs.host_id(info.pid, 0, kind="gid"))
         placements = []
         for src in planned:
-            fd = sources.build(src, engine)
+            fd = src.build(engine)
             fds.append(fd)
             mnt_id, unique = sc.mount_ids(fd)
             st = sc.statx(fd)
@@ -173,6 +173,7 @@ def attach(container: str, specs: list[MountSpec], *, replace: bool = False, eng
                 container_id=info.id, container=info.name, started_at=info.started_at,
                 target=spec.target, type=spec.type, source=spec.source or src.display,
                 host_path=src.host_path, options=spec.options(), mnt_id=mnt_id, mnt_unique=unique,
+                extra=src.extra,
                 dev=f"{st.dev[0]}:{st.dev[1]}")))
             old = live.get(spec.target)
             placements.append(Placement(fd=fd, target=spec.target, kind=src.kind, owner=owner,

@@ -62,13 +62,16 @@ class Namespace:
     def resolve(self, path: str, *, step: str) -> int:
         return sc.openat2(self.root, path, resolve=IN_ROOT, step=step)
 
-    def check_landing(self, fd: int, *, want: str, step: str) -> str:
-        """Refuse a resolved target that is a pseudo filesystem, a forbidden place or the wrong type."""
+    def check_landing(self, fd: int, *, want: str, step: str, parent: bool = False) -> str:
+        """Refuse a resolved target that is a pseudo filesystem, a forbidden place or the wrong type.
+
+        With ``parent``, ``fd`` is a directory to create the target in, which may be the root.
+        """
         fstype = C.PSEUDO_FS_MAGICS.get(sc.fstatfs_type(fd, step=step))
         where = self.where(fd)
         if fstype:
             raise TargetError(f"target resolves to {where} on {fstype}; refusing to mount there")
-        why = forbidden_reason(where)
+        why = forbidden_reason(where) if not (parent and where == "/") else None
         if why:
             raise TargetError(f"target resolves to {where}: {why}")
         mode = sc.statx(fd, step=step).mode
@@ -89,7 +92,7 @@ def _create(ns: Namespace, path: str, *, kind: str, owner: tuple[int, int], crea
             raise
         pfd = _create(ns, parent, kind="dir", owner=owner, created=created)
     try:
-        ns.check_landing(pfd, want="dir", step="check target parent")
+        ns.check_landing(pfd, want="dir", step="check target parent", parent=True)
         if kind == "dir":
             os.mkdir(name, 0o755, dir_fd=pfd)
         else:

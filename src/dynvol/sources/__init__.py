@@ -1,0 +1,86 @@
+"""Turn a :class:`MountSpec` into a detached mount on the host.
+
+Each mount type has a planner, registered in ``PLANNERS``. Planning only looks:
+it checks that the source exists and what it is, and changes nothing. A
+planned :class:`Source` then ``build``\\ s the detached mount (creating what
+``docker run`` would create, such as a missing named volume), with read-only
+and propagation applied before the mount is visible anywhere. Whatever build
+did is reverted by :func:`rollback` if the attach fails later.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from dynvol.errors import DynvolError, UsageError
+from dynvol.linux import consts as C
+from dynvol.linux import syscalls as sc
+from dynvol.spec import MountSpec
+
+PROPAGATION_FLAGS = {"private": C.MS_PRIVATE, "shared": C.MS_SHARED, "slave": C.MS_SLAVE}
+
+
+@dataclass
+class Source:
+    """A validated source, ready to build. Subclasses override :meth:`make_tree`."""
+
+    spec: MountSpec
+    host_path: str | None  # what ls shows as the host side; None until build() knows it
+    kind: str  # "dir" or "file": what the target must be
+    undo: list = field(default_factory=list)  # callables that revert what build() did
+    extra: dict = field(default_factory=dict)  # recorded in state (e.g. loop device)
+
+    @property
+    def display(self) -> str:
+        return self.spec.source or self.host_path or "(anonymous)"
+
+    def make_tree(self, engine) -> int:
+        """Return an fd for a new detached mount tree of this source."""
+        return sc.open_tree(self.host_path, recursive=self.spec.recursive, step="clone the source")
+
+    def build(self, engine) -> int:
+        fd = self.make_tree(engine)
+        try:
+            apply_attributes(fd, self.spec)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+
+def apply_attributes(fd: int, spec: MountSpec) -> None:
+    """Propagation, then read-only (recursive), on a detached tree that nobody can see yet."""
+    # Docker's default is rprivate. shared/slave keep the clone in the source's peer
+    # group (open_tree clones join it), so host mount events reach the container.
+    prop = spec.propagation or "rprivate"
+    sc.mount_setattr(fd, propagation=PROPAGATION_FLAGS[prop.removeprefix("r")],
+                     recursive=prop.startswith("r"), step=f"set propagation {prop}")
+    if spec.readonly:
+        sc.mount_setattr(fd, attr_set=C.MOUNT_ATTR_RDONLY, recursive=True, step="make read-only")
+
+
+def plan(spec: MountSpec, engine) -> Source:
+    """Validate the source of ``spec`` without changing anything."""
+    planner = PLANNERS.get(spec.type)
+    if planner is None:
+        raise UsageError(f"mount type {spec.type} is not supported by attach")
+    return planner(spec, engine)
+
+
+def rollback(sources: list[Source]) -> None:
+    for s in sources:
+        for fn in reversed(s.undo):
+            try:
+                fn()
+            except DynvolError:
+                pass
+        s.undo.clear()
+
+
+from dynvol.sources import host  # noqa: E402  (planners register below)
+
+PLANNERS = {
+    "bind": host.plan_bind,
+    "volume": host.plan_volume,
+}

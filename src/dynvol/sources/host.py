@@ -1,0 +1,62 @@
+"""Host paths (type=bind) and named volumes (type=volume)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+
+from dynvol.errors import DynvolError, NotFound, UsageError
+from dynvol.sources import Source
+from dynvol.spec import MountSpec
+
+
+def path_kind(path: str, what: str) -> str:
+    """"dir" or "file" for an existing host path; NotFound if it is missing."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise NotFound(f"{what} does not exist: {path}",
+                       hint="create it first; dynvol does not create host paths") from None
+    except PermissionError as e:
+        raise DynvolError(f"cannot read {what} {path}: {e.strerror}") from e
+    if stat.S_ISDIR(st.st_mode):
+        return "dir"
+    if stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode) \
+            or stat.S_ISSOCK(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        return "file"
+    raise UsageError(f"{what} {path} is neither a directory nor a file")
+
+
+def plan_bind(spec: MountSpec, engine) -> Source:
+    return Source(spec, spec.source, path_kind(spec.source, "bind source path"))
+
+
+@dataclasses.dataclass
+class NewVolume(Source):
+    """A named (or anonymous) volume that does not exist yet: created at build, as docker run does."""
+
+    def make_tree(self, engine) -> int:
+        spec = self.spec
+        vol = engine.create_volume(spec.source, driver=spec.volume_driver,
+                                   options=dict(spec.volume_options), labels=dict(spec.volume_labels))
+        if spec.source:  # an anonymous volume stays, as Docker keeps them
+            self.undo.append(lambda: engine.remove_volume(vol.name))
+        self.host_path = vol.mountpoint
+        self.spec = dataclasses.replace(spec, source=vol.name)
+        return super().make_tree(engine)
+
+
+def plan_volume(spec: MountSpec, engine) -> Source:
+    if spec.source is None:
+        return NewVolume(spec, None, "dir")
+    try:
+        vol = engine.volume(spec.source)
+    except NotFound:
+        return NewVolume(spec, None, "dir")
+    if spec.volume_driver and spec.volume_driver != vol.driver:
+        raise UsageError(f"volume {vol.name} exists with driver {vol.driver}, not {spec.volume_driver}")
+    if vol.driver != "local" or not os.path.isdir(vol.mountpoint):
+        raise DynvolError(f"volume {vol.name} (driver {vol.driver}) is not mounted on this host",
+                          hint="volumes of other drivers are not supported yet")
+    return Source(spec, vol.mountpoint, "dir")

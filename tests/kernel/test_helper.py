@@ -1,0 +1,117 @@
+"""The helper and kernel wrappers, in a plain mount namespace."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+
+import pytest
+
+from dynvol.errors import KernelError
+from dynvol.helper.request import Placement, Request, Target
+from dynvol.helper.runner import run, single_threaded
+from dynvol.linux import consts as C
+from dynvol.linux import syscalls as sc
+from tests.kernel.conftest import ns_mountpoints, ns_run
+
+
+@pytest.fixture
+def src(tmp_path):
+    d = tmp_path / "src"
+    d.mkdir()
+    (d / "f").write_text("hi\n")
+    return d
+
+
+def attach(pid, fd, target, kind="dir"):
+    pidfd = sc.pidfd_open(pid)
+    try:
+        return run(Request(op="attach", pid=pid, pidfd=pidfd,
+                           placements=[Placement(fd=fd, target=target, kind=kind)]))
+    finally:
+        os.close(pidfd)
+
+
+def test_readonly_is_set_before_the_mount_is_visible(nsproc, src, tmp_path):
+    fd = sc.open_tree(str(src))
+    sc.mount_setattr(fd, attr_set=C.MOUNT_ATTR_RDONLY)
+    # the detached tree is already read-only: writing through it fails before any move
+    with pytest.raises(OSError) as e:
+        os.open("new", os.O_CREAT | os.O_WRONLY, dir_fd=fd)
+    assert e.value.errno == errno.EROFS
+    target = str(tmp_path / "dst")
+    resp = attach(nsproc, fd, target)
+    assert resp["ok"], resp
+    assert ns_run(nsproc, "cat", f"{target}/f").stdout == b"hi\n"
+    assert b"Read-only" in ns_run(nsproc, "touch", f"{target}/x", check=False).stderr
+    assert target not in [l.split()[4] for l in open("/proc/self/mountinfo")]  # host unchanged
+    mnt_id = sc.mount_ids(fd)[0]
+    os.close(fd)
+    resp = run(Request(op="detach", pid=nsproc, targets=[Target(target, mnt_id)]))
+    assert resp["ok"], resp
+    assert target not in ns_mountpoints(nsproc)
+
+
+def test_detach_refuses_other_mounts(nsproc, src, tmp_path):
+    target = str(tmp_path / "dst")
+    fd = sc.open_tree(str(src))
+    assert attach(nsproc, fd, target)["ok"]
+    mnt_id = sc.mount_ids(fd)[0]
+    os.close(fd)
+    resp = run(Request(op="detach", pid=nsproc, targets=[Target(target, mnt_id + 1)]))
+    assert not resp["ok"] and resp["error"]["kind"] == "target"
+    assert target in ns_mountpoints(nsproc)
+
+
+def test_landing_checks(nsproc, src, tmp_path):
+    for target, needle in (("/proc/sys", "proc"), ("/sys/kernel", "sysfs")):
+        resp = attach(nsproc, sc.open_tree(str(src)), target)
+        assert not resp["ok"] and needle in resp["error"]["message"]
+    (tmp_path / "file").write_text("")
+    resp = attach(nsproc, sc.open_tree(str(src)), str(tmp_path / "file"))
+    assert not resp["ok"] and "not a directory" in resp["error"]["message"]
+
+
+def test_rollback_of_a_failed_batch(nsproc, src, tmp_path):
+    before = ns_mountpoints(nsproc)
+    pidfd = sc.pidfd_open(nsproc)
+    resp = run(Request(op="attach", pid=nsproc, pidfd=pidfd, placements=[
+        Placement(fd=sc.open_tree(str(src)), target=str(tmp_path / "new" / "a"), kind="dir"),
+        Placement(fd=sc.open_tree(str(src)), target="/proc/x", kind="dir")]))
+    assert not resp["ok"] and resp["error"]["index"] == 1
+    assert ns_mountpoints(nsproc) == before
+    assert not (tmp_path / "new").exists()
+
+
+def test_spawned_helper_when_threads_exist(nsproc, src, tmp_path):
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert not single_threaded()
+        resp = attach(nsproc, sc.open_tree(str(src)), str(tmp_path / "spawned"))
+    finally:
+        stop.set()
+        t.join()
+    assert resp["ok"], resp
+    assert ns_run(nsproc, "cat", str(tmp_path / "spawned" / "f")).stdout == b"hi\n"
+
+
+def test_openat2_in_root_cannot_escape(tmp_path):
+    root = tmp_path / "root"
+    (root / "d").mkdir(parents=True)
+    os.symlink("/etc", root / "d" / "abs")
+    os.symlink("../../..", root / "d" / "up")
+    rfd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+    try:
+        fd = sc.openat2(rfd, "d/up", resolve=C.RESOLVE_IN_ROOT)
+        assert os.readlink(f"/proc/self/fd/{fd}") == str(root)
+        with pytest.raises(KernelError) as e:
+            sc.openat2(rfd, "d/abs/passwd", resolve=C.RESOLVE_IN_ROOT)
+        assert e.value.errno == errno.ENOENT  # /etc inside the root, which has none
+        with pytest.raises(KernelError) as e:
+            sc.openat2(rfd, "d/abs", resolve=C.RESOLVE_BENEATH)
+        assert e.value.errno == errno.EXDEV
+    finally:
+        os.close(rfd)

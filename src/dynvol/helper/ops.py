@@ -50,6 +50,7 @@ class Namespace:
         # /proc is the container's, where this process has no entry.
         self.fd_dir = os.open("/proc/self/fd", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self.root = -1
+        self.out_fds: list[int] = []  # fds handed back to the caller (see runner.reply)
 
     def enter(self, pidfd: int) -> None:
         sc.setns(pidfd, C.CLONE_NEWNS, step="enter the container's mount namespace")
@@ -216,7 +217,38 @@ def probe(ns: Namespace, req: Request) -> list[dict]:
     return out
 
 
-OPS = {"attach": attach, "detach": detach, "probe": probe}
+def clone(ns: Namespace, req: Request) -> list[dict]:
+    """Detached recursive clones of the mounts at ``req.sources``, for another container.
+
+    Each path must be a mount point here (the engine's volume or bind): if the
+    container has unmounted it, cloning the directory underneath would hand out
+    a piece of its root filesystem instead.
+    """
+    out = []
+    for i, path in enumerate(req.sources):
+        try:
+            fd = ns.resolve(path, step="resolve source")
+            try:
+                fstype = C.PSEUDO_FS_MAGICS.get(sc.fstatfs_type(fd, step="check source"))
+                where = ns.where(fd)
+                if fstype:
+                    raise TargetError(f"source {where} is on {fstype}; refusing to clone it")
+                st = sc.statx(fd, step="check source")
+                if not st.mount_root:
+                    raise TargetError(f"nothing is mounted at {where} any more")
+                tree = sc.open_tree("", dirfd=fd, recursive=True, step="clone the source mount")
+            finally:
+                os.close(fd)
+        except DynvolError as e:
+            e.index = i  # type: ignore[attr-defined]
+            raise
+        ns.out_fds.append(tree)
+        out.append({"path": where, "kind": "dir" if stat.S_ISDIR(st.mode) else "file",
+                    "fd": len(ns.out_fds) - 1})
+    return out
+
+
+OPS = {"attach": attach, "detach": detach, "probe": probe, "clone": clone}
 
 
 def error_to_dict(e: BaseException) -> dict:
@@ -235,11 +267,14 @@ def error_to_dict(e: BaseException) -> dict:
 
 def serve(req: Request) -> dict:
     """Run one request in this (single-threaded) process. Never raises."""
+    ns = None
     try:
         ns = Namespace()
         if req.pidfd is None:
             req.pidfd = sc.pidfd_open(req.pid, step="open the container's init process")
         ns.enter(req.pidfd)
-        return {"ok": True, "results": OPS[req.op](ns, req)}
+        return {"ok": True, "results": OPS[req.op](ns, req), "fds": ns.out_fds}
     except BaseException as e:  # noqa: BLE001 - errors travel back as data
+        for fd in ns.out_fds if ns else ():
+            os.close(fd)
         return {"ok": False, "error": error_to_dict(e)}

@@ -15,6 +15,13 @@ probe request (resolve targets only, change nothing)::
 
     {"op": "probe", "pidfd": 5, "pid": 1234, "targets": ["/data"]}
 
+clone request (detached recursive clones of mounts inside *this* container, for
+another one: live volumes-from and holder containers)::
+
+    {"op": "clone", "pidfd": 5, "pid": 1234, "sources": ["/data"]}
+
+    results: [{"path": "/data", "kind": "dir", "fd": 0}]  (fd: index into the response's "fds")
+
 Response: ``{"ok": true, "results": [...]}`` or ``{"ok": false, "error": {...}}``
 where an error is ``{"kind": "kernel"|"target"|"busy", "message": ..., "index": i, ...}``.
 fds are numbers in the helper's own fd table: a forked helper inherits them, a
@@ -56,6 +63,7 @@ class Request:
     placements: list[Placement] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
     probe: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # clone: mount points inside the container
     lazy: bool = False
 
     def fds(self) -> list[int]:
@@ -74,4 +82,5 @@ class Request:
                       for p in d.get("placements", [])]
         targets = [Target(**t) for t in d.get("targets", [])]
         return cls(op=d["op"], pid=d["pid"], pidfd=d.get("pidfd"), placements=placements,
-                   targets=targets, probe=list(d.get("probe", [])), lazy=d.get("lazy", False))
+                   targets=targets, probe=list(d.get("probe", [])), sources=list(d.get("sources", [])),
+                   lazy=d.get("lazy", False))

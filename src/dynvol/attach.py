@@ -133,9 +133,12 @@ def _helper_error(resp: dict, what: str) -> DynvolError:
     return DynvolError(f"{what}: {err['message']}")
 
 
-def attach(container: str, specs: list[MountSpec], *, replace: bool = False, engine=None,
-           store: Store | None = None) -> list[Attachment]:
-    """Attach every spec to the running ``container``, all or nothing."""
+def attach(container: str, specs: list[MountSpec], *, replace: bool = False, force: bool = False,
+           engine=None, store: Store | None = None) -> list[Attachment]:
+    """Attach every spec to the running ``container``, all or nothing.
+
+    ``force`` attaches a block device or image even if it is mounted read-write elsewhere.
+    """
     if not specs:
         raise UsageError("nothing to attach", hint="give SRC:DST, -v SRC:DST or --mount ...")
     check_unique_targets(specs)
@@ -153,7 +156,7 @@ def attach(container: str, specs: list[MountSpec], *, replace: bool = False, eng
             old = live[s.target]
             raise Conflict(f"cannot attach to {info.name}:{s.target}: dynvol already attached "
                            f"{old.source} there", hint="use --replace, or `dynvol detach` it first")
-    planned = [sources.plan(s, engine) for s in specs]
+    planned = [sources.plan(s, engine, force=force) for s in specs]
 
     pidfd = sc.pidfd_open(info.pid, step=f"open {info.name}'s init process")
     fds: list[int] = []

@@ -22,18 +22,20 @@ def _parse_specs(positional, volumes, mounts):
 @click.option("-v", "--volume", "volumes", multiple=True, metavar="SRC:DST[:OPTS]",
               help="Docker -v syntax; SRC is an absolute host path or a volume name.")
 @click.option("--mount", "mounts", multiple=True, metavar="type=...,source=...,target=...",
-              help="Docker --mount syntax (type=bind|volume).")
+              help="Docker --mount syntax (type=bind|volume|block|image|tmpfs).")
 @click.option("--replace", is_flag=True, help="Replace a dynvol mount already at the target.")
+@click.option("--force", is_flag=True,
+              help="Attach a block device or image even if it is mounted read-write elsewhere.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
-def attach(container, specs, volumes, mounts, replace, as_json, quiet):
+def attach(container, specs, volumes, mounts, replace, force, as_json, quiet):
     """Attach mounts to a running CONTAINER, all or nothing, without restarting it."""
     from dynvol.attach import attach as do_attach
 
     parsed = _parse_specs(specs, volumes, mounts)
     if not parsed:
         raise UsageError("nothing to attach", hint="dynvol attach CONTAINER SRC:DST[:OPTS]")
-    rows = do_attach(container, parsed, replace=replace)
+    rows = do_attach(container, parsed, replace=replace, force=force)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in rows]))
     elif not quiet:

@@ -91,3 +91,44 @@ def subtree_ids(entries: list[MountEntry], mnt_id: int) -> set[int]:
 
 def mount_ns_inode(pid: int | str) -> int:
     return os.stat(f"/proc/{pid}/ns/mnt").st_ino
+
+
+@dataclass(frozen=True)
+class DeviceMount:
+    """A mount of a device, found in some mount namespace of this host."""
+
+    entry: MountEntry
+    pid: int  # a process in that namespace
+    comm: str
+    host_ns: bool  # the namespace of the caller (the host's, for dynvol)
+
+    @property
+    def writable(self) -> bool:
+        """The filesystem instance is read-write (its superblock, not just this mount)."""
+        return "rw" in self.entry.super_options
+
+
+def mounts_of_device(dev: tuple[int, int]) -> list[DeviceMount]:
+    """Every mount of device ``dev`` (major, minor) in every mount namespace on the host.
+
+    Reads /proc/self/mountinfo, then one process's mountinfo per other mount
+    namespace. Namespaces that no process is in (held only by an fd or a bind)
+    are not seen.
+    """
+    own = mount_ns_inode("self")
+    seen: set[int] = set()
+    out: list[DeviceMount] = []
+    for pid in ["self", *filter(str.isdigit, os.listdir("/proc"))]:
+        try:
+            ino = mount_ns_inode(pid)
+            if ino in seen:
+                continue
+            entries = read(pid)
+            with open(f"/proc/{pid}/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        seen.add(ino)
+        n = os.getpid() if pid == "self" else int(pid)
+        out.extend(DeviceMount(e, n, comm, ino == own) for e in entries if e.dev == dev)
+    return out

@@ -176,6 +176,19 @@ def fsconfig(fsfd: int, cmd: int, key: str | None = None, value: str | bytes | N
     _check("fsconfig", ret, step=step, path=key)
 
 
+def fs_log(fsfd: int) -> list[str]:
+    """Drain the messages the filesystem left in the context's log ("e ext4: Unknown parameter 'x'")."""
+    out = []
+    while True:
+        try:
+            msg = os.read(fsfd, 1024)
+        except OSError:  # ENODATA: the log is empty
+            return out
+        if not msg:
+            return out
+        out.append(msg.decode(errors="replace").rstrip("\n"))
+
+
 def fsmount(fsfd: int, *, attrs: int = 0, step: str = "fsmount") -> int:
     return _check("fsmount", _raw["fsmount"](fsfd, C.FSMOUNT_CLOEXEC, attrs), step=step)
 

@@ -35,6 +35,9 @@ class Source:
     def display(self) -> str:
         return self.spec.source or self.host_path or "(anonymous)"
 
+    def check(self, *, force: bool = False) -> None:
+        """Refuse a source that is in use in a way that makes attaching it unsafe (unless ``force``)."""
+
     def make_tree(self, engine) -> int:
         """Return an fd for a new detached mount tree of this source."""
         return sc.open_tree(self.host_path, recursive=self.spec.recursive, step="clone the source")
@@ -56,16 +59,26 @@ def apply_attributes(fd: int, spec: MountSpec) -> None:
     prop = spec.propagation or "rprivate"
     sc.mount_setattr(fd, propagation=PROPAGATION_FLAGS[prop.removeprefix("r")],
                      recursive=prop.startswith("r"), step=f"set propagation {prop}")
-    if spec.readonly:
-        sc.mount_setattr(fd, attr_set=C.MOUNT_ATTR_RDONLY, recursive=True, step="make read-only")
+    attrs = mount_attrs(spec)
+    if attrs:
+        sc.mount_setattr(fd, attr_set=attrs, recursive=True,
+                         step="make read-only" if attrs == C.MOUNT_ATTR_RDONLY else "set mount flags")
 
 
-def plan(spec: MountSpec, engine) -> Source:
+def mount_attrs(spec: MountSpec) -> int:
+    """MOUNT_ATTR_* for ro, nosuid, nodev and noexec; applied to every mount of the tree."""
+    return ((C.MOUNT_ATTR_RDONLY if spec.readonly else 0) | (C.MOUNT_ATTR_NOSUID if spec.nosuid else 0)
+            | (C.MOUNT_ATTR_NODEV if spec.nodev else 0) | (C.MOUNT_ATTR_NOEXEC if spec.noexec else 0))
+
+
+def plan(spec: MountSpec, engine, *, force: bool = False) -> Source:
     """Validate the source of ``spec`` without changing anything."""
     planner = PLANNERS.get(spec.type)
     if planner is None:
         raise UsageError(f"mount type {spec.type} is not supported by attach")
-    return planner(spec, engine)
+    src = planner(spec, engine)
+    src.check(force=force)
+    return src
 
 
 def rollback(sources: list[Source]) -> None:
@@ -78,9 +91,12 @@ def rollback(sources: list[Source]) -> None:
         s.undo.clear()
 
 
-from dynvol.sources import host  # noqa: E402  (planners register below)
+from dynvol.sources import block, host, tmpfs  # noqa: E402  (planners register below)
 
 PLANNERS = {
     "bind": host.plan_bind,
     "volume": host.plan_volume,
+    "block": block.plan_block,
+    "image": block.plan_image,
+    "tmpfs": tmpfs.plan_tmpfs,
 }

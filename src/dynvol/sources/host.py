@@ -29,7 +29,14 @@ def path_kind(path: str, what: str) -> str:
 
 
 def plan_bind(spec: MountSpec, engine) -> Source:
-    return Source(spec, spec.source, path_kind(spec.source, "bind source path"))
+    kind = path_kind(spec.source, "bind source path")
+    if kind == "file" and stat.S_ISBLK(os.stat(spec.source).st_mode):
+        # /dev/sdb1:/data mounts the filesystem on the device; a device node is of no use in
+        # a container that may not open it, and targets under /dev are refused anyway.
+        from dynvol.sources.block import plan_block
+
+        return plan_block(dataclasses.replace(spec, type="block"), engine)
+    return Source(spec, spec.source, kind)
 
 
 @dataclasses.dataclass
@@ -49,14 +56,23 @@ class NewVolume(Source):
 
 def plan_volume(spec: MountSpec, engine) -> Source:
     if spec.source is None:
+        if spec.subpath:
+            raise UsageError("volume-subpath needs a named volume that exists")
         return NewVolume(spec, None, "dir")
     try:
         vol = engine.volume(spec.source)
     except NotFound:
+        if spec.subpath:
+            raise NotFound(f"no such volume: {spec.source}",
+                           hint="volume-subpath needs a volume that exists and holds that path") from None
         return NewVolume(spec, None, "dir")
     if spec.volume_driver and spec.volume_driver != vol.driver:
         raise UsageError(f"volume {vol.name} exists with driver {vol.driver}, not {spec.volume_driver}")
     if vol.driver != "local" or not os.path.isdir(vol.mountpoint):
         raise DynvolError(f"volume {vol.name} (driver {vol.driver}) is not mounted on this host",
                           hint="volumes of other drivers are not supported yet")
+    if spec.subpath:
+        from dynvol.sources.subpath import plan_subpath
+
+        return plan_subpath(spec, vol.mountpoint)
     return Source(spec, vol.mountpoint, "dir")

@@ -21,6 +21,7 @@ from dynvol.helper.runner import run
 from dynvol.linux import mountinfo, procs
 from dynvol.linux import syscalls as sc
 from dynvol import sources
+from dynvol.sources import idmap
 from dynvol.spec import MountSpec, check_unique_targets
 from dynvol.state import Attachment, Store
 
@@ -68,7 +69,16 @@ class Live:
         return d
 
 
-def reconcile(store: Store, info) -> list[Live]:
+def _forget(store: Store, rows: list[Attachment], engine=None) -> None:
+    """Drop state rows, then remove the holder containers that no remaining row uses."""
+    store.remove([a.id for a in rows])
+    if any(a.extra.get("holder") for a in rows):
+        from dynvol.sources.holders import release_unused
+
+        release_unused(store, _engine(engine), rows)
+
+
+def reconcile(store: Store, info, engine=None) -> list[Live]:
     """The container's dynvol mounts that really exist; prunes rows that no longer do.
 
     A row is live when the running container (same start time) has a mount with
@@ -94,8 +104,8 @@ def reconcile(store: Store, info) -> list[Live]:
                 a.target = e.mountpoint
             live.append(Live(a, e))
         else:
-            stale.append(a.id)
-    store.remove(stale)
+            stale.append(a)
+    _forget(store, stale, engine)
     return live
 
 
@@ -106,15 +116,15 @@ def ls(container: str | None = None, *, engine=None, store: Store | None = None)
         return []
     engine = _engine(engine)
     if container is not None:
-        return reconcile(store, engine.container(container))
+        return reconcile(store, engine.container(container), engine)
     out = []
     for cid in store.container_ids():
         try:
             info = engine.container(cid)
         except NotFound:
-            store.remove([a.id for a in store.list(cid)])
+            _forget(store, store.list(cid), engine)
             continue
-        out.extend(reconcile(store, info))
+        out.extend(reconcile(store, info, engine))
     return out
 
 
@@ -129,16 +139,22 @@ def _helper_error(resp: dict, what: str) -> DynvolError:
             e.hint = "run as root, or see `dynvol doctor`"
         return e
     if kind == "target":
-        return Conflict(f"{what}: {err['message']}")
+        return Conflict(f"{what}: {err['message']}", hint=err.get("hint"))
     return DynvolError(f"{what}: {err['message']}")
 
 
 def attach(container: str, specs: list[MountSpec], *, replace: bool = False, force: bool = False,
-           engine=None, store: Store | None = None) -> list[Attachment]:
+           volumes_from: list[str] = (), engine=None, store: Store | None = None) -> list[Attachment]:
     """Attach every spec to the running ``container``, all or nothing.
 
     ``force`` attaches a block device or image even if it is mounted read-write elsewhere.
+    ``volumes_from`` adds the mounts of other containers (``CONTAINER[:TARGET][:ro|rw]``).
     """
+    if volumes_from:
+        from dynvol.sources.containers import expand
+
+        engine = _engine(engine)
+        specs = [*specs, *expand(list(volumes_from), engine, into=container)]
     if not specs:
         raise UsageError("nothing to attach", hint="give SRC:DST, -v SRC:DST or --mount ...")
     check_unique_targets(specs)
@@ -150,13 +166,15 @@ def attach(container: str, specs: list[MountSpec], *, replace: bool = False, for
     engine = _engine(engine)
     store = store or Store()
     info = _running(engine, container, "attach to")
-    live = {lv.attachment.target: lv.attachment for lv in reconcile(store, info)}
+    live = {lv.attachment.target: lv.attachment for lv in reconcile(store, info, engine)}
     for s in specs:
         if s.target in live and not replace:
             old = live[s.target]
             raise Conflict(f"cannot attach to {info.name}:{s.target}: dynvol already attached "
                            f"{old.source} there", hint="use --replace, or `dynvol detach` it first")
     planned = [sources.plan(s, engine, force=force) for s in specs]
+    for src in planned:
+        src.for_container(info, engine)
 
     pidfd = sc.pidfd_open(info.pid, step=f"open {info.name}'s init process")
     fds: list[int] = []
@@ -169,6 +187,7 @@ def attach(container: str, specs: list[MountSpec], *, replace: bool = False, for
         for src in planned:
             fd = src.build(engine)
             fds.append(fd)
+            idmap.apply(fd, src.spec, pid=info.pid, pidfd=pidfd)
             mnt_id, unique = sc.mount_ids(fd)
             st = sc.statx(fd)
             spec = src.spec
@@ -190,7 +209,7 @@ def attach(container: str, specs: list[MountSpec], *, replace: bool = False, for
             if res["target"] != row.target:
                 store.update_target(row.id, res["target"])
                 row.target = res["target"]
-        store.remove([live[s.target].id for s in specs if s.target in live])
+        _forget(store, [live[s.target] for s in specs if s.target in live], engine)
         return rows
     except BaseException:
         store.remove([r.id for r in rows if r.id is not None])
@@ -214,7 +233,7 @@ def detach(container: str, targets: list[str], *, all: bool = False, lazy: bool 
     engine = _engine(engine)
     store = store or Store()
     info = _running(engine, container, "detach from")
-    live = reconcile(store, info)
+    live = reconcile(store, info, engine)
     by_target = {lv.attachment.target: lv for lv in live}
     if all:
         chosen = live
@@ -240,7 +259,7 @@ def detach(container: str, targets: list[str], *, all: bool = False, lazy: bool 
                 raise _helper_error(resp, what)
             done.append(a)
     finally:
-        store.remove([a.id for a in done])
+        _forget(store, done, engine)
     return done
 
 

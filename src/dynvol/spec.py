@@ -9,6 +9,7 @@ later, by the planner.
 from __future__ import annotations
 
 import csv
+import functools
 import posixpath
 import re
 from dataclasses import dataclass, field, replace
@@ -118,6 +119,24 @@ def bad_volume_name(src: str) -> UsageError:
         f"use absolute path")
 
 
+def _one_line(parse):
+    """Errors name the user's text; keep control characters in it from breaking the one-line message."""
+    @functools.wraps(parse)
+    def wrapper(spec: str) -> MountSpec:
+        try:
+            return parse(spec)
+        except UsageError as e:
+            e.message = e.message.translate(_ESCAPES)
+            e.args = (e.message,)
+            raise
+
+    return wrapper
+
+
+_ESCAPES = {c: f"\\x{c:02x}" for c in range(32)}
+
+
+@_one_line
 def parse_volume(spec: str) -> MountSpec:
     """Parse Docker's ``-v`` form: ``[SRC:]DST[:OPTS]``."""
     parts = spec.split(":")
@@ -261,6 +280,7 @@ def _fs_options(value: str | None, values: dict) -> tuple[str, ...]:
     return tuple(out)
 
 
+@_one_line
 def parse_mount(spec: str) -> MountSpec:
     """Parse Docker's ``--mount`` form: CSV of ``key=value`` fields."""
     try:

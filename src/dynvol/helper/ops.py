@@ -104,10 +104,35 @@ def _create(ns: Namespace, path: str, *, kind: str, owner: tuple[int, int], crea
         return sc.openat2(pfd, name, resolve=C.RESOLVE_BENEATH | C.RESOLVE_NO_SYMLINKS,
                           step="open created target")
     except OSError as e:
+        if e.errno == errno.EROFS:
+            raise _read_only_target(ns, pfd, path) from e
         raise KernelError("mkdir" if kind == "dir" else "open", e.errno, step="create target",
                           path=path) from e
     finally:
         os.close(pfd)
+
+
+def _read_only_target(ns: Namespace, pfd: int, path: str) -> TargetError:
+    """A missing target on a read-only filesystem (``docker run --read-only``): say what exists instead."""
+    where = ns.where(pfd)
+    dirs = []
+    try:
+        dfd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=pfd)
+        try:
+            for name in sorted(os.listdir(dfd)):
+                full = posixpath.join(where, name)
+                if not forbidden_reason(full) and stat.S_ISDIR(os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode):
+                    dirs.append(full)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+    shown = ", ".join(dirs[:8]) + (", ..." if len(dirs) > 8 else "")
+    return TargetError(
+        f"cannot create missing {path}: {where} is on a read-only filesystem "
+        f"(a --read-only container?)" + (f"; existing directories there: {shown}" if dirs else ""),
+        hint="attach over an existing directory (the mount covers it), or create the directory in "
+             "the image, or give the container a writable place (e.g. --tmpfs /mnt) to attach under")
 
 
 def _undo_created(created: list) -> None:
@@ -259,6 +284,7 @@ def error_to_dict(e: BaseException) -> dict:
         d["kind"] = "busy"
     elif isinstance(e, TargetError):
         d["kind"] = "target"
+        d["hint"] = e.hint
     else:
         d["kind"] = "internal"
         d["message"] = f"{type(e).__name__}: {e}"

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 DEFAULT_DIR = "/var/lib/dynvol"
+_connections: dict[str, sqlite3.Connection] = {}  # one per database file, reused by every Store
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -77,13 +78,16 @@ class Store:
     def db(self) -> sqlite3.Connection:
         if self._db is None:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            db = sqlite3.connect(os.path.join(self.directory, "state.db"), timeout=30,
-                                 isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                db.executescript(_SCHEMA)
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            path = os.path.join(self.directory, "state.db")
+            db = _connections.get(path)
+            if db is None:
+                db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA synchronous=NORMAL")
+                if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                    db.execute("PRAGMA journal_mode=WAL")  # persistent: set once, with the schema
+                    db.executescript(_SCHEMA)
+                    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                _connections[path] = db
             self._db = db
         return self._db
 

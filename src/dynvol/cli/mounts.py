@@ -23,24 +23,37 @@ def _parse_specs(positional, volumes, mounts):
               help="Docker -v syntax; SRC is an absolute host path or a volume name.")
 @click.option("--mount", "mounts", multiple=True, metavar="type=...,source=...,target=...",
               help="Docker --mount syntax (type=bind|volume|block|image|tmpfs).")
+@click.option("--from", "volumes_from", multiple=True, metavar="CONTAINER[:TARGET][:ro|rw]",
+              help="Take the volumes and binds of another container, as --volumes-from (live).")
 @click.option("--replace", is_flag=True, help="Replace a dynvol mount already at the target.")
 @click.option("--force", is_flag=True,
               help="Attach a block device or image even if it is mounted read-write elsewhere.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
-def attach(container, specs, volumes, mounts, replace, force, as_json, quiet):
+def attach(container, specs, volumes, mounts, volumes_from, replace, force, as_json, quiet):
     """Attach mounts to a running CONTAINER, all or nothing, without restarting it."""
     from dynvol.attach import attach as do_attach
 
     parsed = _parse_specs(specs, volumes, mounts)
-    if not parsed:
+    if volumes_from:
+        from dynvol.spec import parse_from
+
+        for f in volumes_from:
+            parse_from(f)  # bad syntax is a usage error before anything is looked up
+    if not parsed and not volumes_from:
         raise UsageError("nothing to attach", hint="dynvol attach CONTAINER SRC:DST[:OPTS]")
-    rows = do_attach(container, parsed, replace=replace, force=force)
+    rows = do_attach(container, parsed, replace=replace, force=force, volumes_from=list(volumes_from))
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in rows]))
     elif not quiet:
         for r in rows:
             click.echo(f"attached {r.source} to {r.container}:{r.target} ({','.join(r.options)})")
+    if not quiet:
+        from dynvol.sources.idmap import hint
+
+        note = hint(rows)
+        if note:
+            click.echo(note, err=True)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

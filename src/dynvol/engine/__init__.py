@@ -34,6 +34,10 @@ class ContainerInfo:
     masked_paths: tuple[str, ...] = field(default=())
     readonly_paths: tuple[str, ...] = field(default=())
     labels: dict = field(default_factory=dict)
+    image: str = ""  # image ID: present locally for as long as the container exists
+    userns_mode: str = ""  # HostConfig.UsernsMode ("host" opts out of an engine's userns-remap)
+    security_opt: tuple[str, ...] = field(default=())
+    apparmor: str = ""  # AppArmorProfile the engine applied ("" when AppArmor is off)
 
     @property
     def running(self) -> bool:

@@ -38,6 +38,9 @@ class Source:
     def check(self, *, force: bool = False) -> None:
         """Refuse a source that is in use in a way that makes attaching it unsafe (unless ``force``)."""
 
+    def for_container(self, info, engine) -> None:
+        """Check what depends on the target container (e.g. a holder's image). Changes nothing."""
+
     def make_tree(self, engine) -> int:
         """Return an fd for a new detached mount tree of this source."""
         return sc.open_tree(self.host_path, recursive=self.spec.recursive, step="clone the source")
@@ -91,7 +94,7 @@ def rollback(sources: list[Source]) -> None:
         s.undo.clear()
 
 
-from dynvol.sources import block, host, tmpfs  # noqa: E402  (planners register below)
+from dynvol.sources import block, containers, host, tmpfs  # noqa: E402  (planners register below)
 
 PLANNERS = {
     "bind": host.plan_bind,
@@ -99,4 +102,5 @@ PLANNERS = {
     "block": block.plan_block,
     "image": block.plan_image,
     "tmpfs": tmpfs.plan_tmpfs,
+    "from": containers.plan_from,
 }

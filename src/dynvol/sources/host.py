@@ -7,7 +7,7 @@ import os
 import stat
 
 from dynvol.errors import DynvolError, NotFound, UsageError
-from dynvol.sources import Source
+from dynvol.sources import Source, holders
 from dynvol.spec import MountSpec
 
 
@@ -54,23 +54,31 @@ class NewVolume(Source):
         return super().make_tree(engine)
 
 
+def _new_volume(spec: MountSpec) -> Source:
+    # a driver other than local, or local with options (tmpfs, nfs, o=bind): only a
+    # container using the volume makes the engine mount it
+    if holders.new_volume_needs_holder(spec):
+        return holders.plan_new_held(spec)
+    return NewVolume(spec, None, "dir")
+
+
 def plan_volume(spec: MountSpec, engine) -> Source:
     if spec.source is None:
         if spec.subpath:
             raise UsageError("volume-subpath needs a named volume that exists")
-        return NewVolume(spec, None, "dir")
+        return _new_volume(spec)
     try:
         vol = engine.volume(spec.source)
     except NotFound:
         if spec.subpath:
             raise NotFound(f"no such volume: {spec.source}",
                            hint="volume-subpath needs a volume that exists and holds that path") from None
-        return NewVolume(spec, None, "dir")
+        return _new_volume(spec)
     if spec.volume_driver and spec.volume_driver != vol.driver:
         raise UsageError(f"volume {vol.name} exists with driver {vol.driver}, not {spec.volume_driver}")
-    if vol.driver != "local" or not os.path.isdir(vol.mountpoint):
-        raise DynvolError(f"volume {vol.name} (driver {vol.driver}) is not mounted on this host",
-                          hint="volumes of other drivers are not supported yet")
+    why = holders.needs_holder(vol)
+    if why:  # let the engine mount it, in a holder container
+        return holders.plan_held(spec, vol, why)
     if spec.subpath:
         from dynvol.sources.subpath import plan_subpath
 

@@ -16,6 +16,7 @@ COMMANDS = {
     "attach": "dynvol.cli.mounts:attach",
     "detach": "dynvol.cli.mounts:detach",
     "ls": "dynvol.cli.mounts:ls",
+    "doctor": "dynvol.cli.doctor:doctor",
 }
 
 

@@ -16,6 +16,12 @@ COMMANDS = {
     "attach": "dynvol.cli.mounts:attach",
     "detach": "dynvol.cli.mounts:detach",
     "ls": "dynvol.cli.mounts:ls",
+    "volume": "dynvol.cli.volumes:volume",
+    "backup": "dynvol.cli.volumes:backup",
+    "restore": "dynvol.cli.volumes:restore",
+    "verify": "dynvol.cli.volumes:verify",
+    "clone": "dynvol.cli.volumes:clone",
+    "migrate": "dynvol.cli.volumes:migrate",
     "doctor": "dynvol.cli.doctor:doctor",
 }
 

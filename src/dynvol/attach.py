@@ -255,8 +255,15 @@ def detach(container: str, targets: list[str], *, all: bool = False, lazy: bool 
             if not resp["ok"]:
                 what = f"cannot detach {info.name}:{a.target}"
                 if resp["error"].get("kind") == "busy":
-                    raise _busy(info, lv, what)
-                raise _helper_error(resp, what)
+                    err = _busy(info, lv, what)
+                    if err.holders or not _has_submounts(info, a.mnt_id):
+                        raise err
+                    # A recursive bind with submounts is "busy" to umount(2) even when nothing
+                    # uses it: with no holders, detach the whole tree at once.
+                    resp = run(Request(op="detach", pid=info.pid, lazy=True,
+                                       targets=[Target(a.target, a.mnt_id)]))
+                if not resp["ok"]:
+                    raise _helper_error(resp, what)
             done.append(a)
     finally:
         _forget(store, done, engine)
@@ -271,6 +278,13 @@ def _not_ours_hint(info, target: str) -> str:
     if target in points:
         return "that mount belongs to the engine or the runtime; dynvol only detaches what it attached"
     return f"see `dynvol ls {info.name}`"
+
+
+def _has_submounts(info, mnt_id: int) -> bool:
+    try:
+        return len(mountinfo.subtree_ids(mountinfo.read(info.pid), mnt_id)) > 1
+    except OSError:
+        return False
 
 
 def _busy(info, lv: Live, what: str) -> Busy:

@@ -203,3 +203,16 @@ def test_subpath_stays_beneath_the_volume_root(tmp_path):
             plan_subpath(parse_mount(f"type=volume,source=vol1,target=/x,volume-subpath={sub}"), str(root))
     with pytest.raises(NotFound):
         plan_subpath(parse_mount("type=volume,source=vol1,target=/x,volume-subpath=nope"), str(root))
+
+
+def test_in_process_probe_agrees_with_the_blkid_program(tmp_path):
+    from dynvol.linux import blkid
+    from dynvol.sources.block import _blkid_program
+
+    img = image(tmp_path / "d.img")
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"\0" * (1 << 20))
+    for path in (img, str(junk)):
+        lib, prog = blkid.probe(path), _blkid_program(path, what=path)
+        assert {k: lib.get(k) for k in ("TYPE", "UUID")} == {k: prog.get(k) for k in ("TYPE", "UUID")}
+    assert blkid.probe(img)["TYPE"] == "ext4" and blkid.probe(str(junk)) == {}

@@ -15,8 +15,8 @@ import shutil
 import stat
 import subprocess
 
-from dynvol.errors import Conflict, DynvolError, NotFound, Unsupported, UsageError
-from dynvol.linux import loop, mountinfo
+from dynvol.errors import Conflict, DynvolError, KernelError, NotFound, Unsupported, UsageError
+from dynvol.linux import blkid, loop, mountinfo
 from dynvol.sources import Source, mount_attrs
 from dynvol.sources import filesystem as fs
 from dynvol.spec import MountSpec
@@ -24,14 +24,15 @@ from dynvol.spec import MountSpec
 
 def detect_fstype(path: str, *, what: str) -> str:
     """The filesystem type blkid finds on ``path`` (a device or an image file)."""
-    blkid = shutil.which("blkid") or next((p for p in ("/usr/sbin/blkid", "/sbin/blkid")
-                                           if os.path.exists(p)), None)
-    if blkid is None:
-        raise Unsupported(f"cannot attach {what}: blkid is not installed, so the filesystem type is unknown",
-                          hint="install util-linux (blkid), or give fstype= in --mount")
-    # -p: probe the device itself, never blkid's cache
-    r = subprocess.run([blkid, "-p", "-o", "export", path], capture_output=True, text=True)
-    found = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+    try:
+        found = blkid.probe(path)
+    except blkid.Ambivalent:
+        raise UsageError(f"cannot attach {what}: blkid finds more than one signature on it",
+                         hint="give fstype= to say which filesystem to mount") from None
+    except blkid.Unavailable:
+        found = _blkid_program(path, what=what)
+    except KernelError as e:
+        raise DynvolError(f"cannot attach {what}: probing it failed: {e.message}") from e
     if found.get("TYPE"):
         if found.get("USAGE", "filesystem") not in ("filesystem", ""):
             raise UsageError(f"cannot attach {what}: it holds {found['TYPE']} ({found['USAGE']}), "
@@ -40,10 +41,25 @@ def detect_fstype(path: str, *, what: str) -> str:
     if found.get("PTTYPE"):
         raise UsageError(f"cannot attach {what}: it holds a {found['PTTYPE']} partition table, not a filesystem",
                          hint="attach one of its partitions instead")
-    if r.returncode == 2 or not r.stdout.strip():
-        raise UsageError(f"cannot attach {what}: no filesystem found on it (blkid sees no known signature)",
-                         hint="is it formatted, and not corrupt? give fstype= to try a type anyway")
-    raise DynvolError(f"cannot attach {what}: blkid failed: {r.stderr.strip() or r.returncode}")
+    raise UsageError(f"cannot attach {what}: no filesystem found on it (blkid sees no known signature)",
+                     hint="is it formatted, and not corrupt? give fstype= to try a type anyway")
+
+
+def _blkid_program(path: str, *, what: str) -> dict[str, str]:
+    """`blkid -p` as a program, for hosts without libblkid's shared library."""
+    exe = shutil.which("blkid") or next((p for p in ("/usr/sbin/blkid", "/sbin/blkid")
+                                         if os.path.exists(p)), None)
+    if exe is None:
+        raise Unsupported(f"cannot attach {what}: blkid is not installed, so the filesystem type is unknown",
+                          hint="install util-linux (blkid), or give fstype= in --mount")
+    # -p: probe the device itself, never blkid's cache
+    r = subprocess.run([exe, "-p", "-o", "export", path], capture_output=True, text=True)
+    if r.returncode not in (0, 2):
+        if "ambivalent" in r.stderr:
+            raise UsageError(f"cannot attach {what}: blkid finds more than one signature on it",
+                             hint="give fstype= to say which filesystem to mount")
+        raise DynvolError(f"cannot attach {what}: blkid failed: {r.stderr.strip() or r.returncode}")
+    return dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
 
 
 def _in_use_error(what: str, dev: str, rw: list[mountinfo.DeviceMount]) -> DynvolError:

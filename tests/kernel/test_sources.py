@@ -216,3 +216,31 @@ def test_in_process_probe_agrees_with_the_blkid_program(tmp_path):
         lib, prog = blkid.probe(path), _blkid_program(path, what=path)
         assert {k: lib.get(k) for k in ("TYPE", "UUID")} == {k: prog.get(k) for k in ("TYPE", "UUID")}
     assert blkid.probe(img)["TYPE"] == "ext4" and blkid.probe(str(junk)) == {}
+
+
+def test_forced_image_reuses_the_mounted_loop_device(nsproc, tmp_path):
+    img = image(tmp_path / "d.img")
+    first = sources.plan(parse_mount(f"type=image,source={img},target=/mnt/a"), None)
+    mnt_a = place(nsproc, first, "/mnt/a")
+    second = sources.plan(parse_mount(f"type=image,source={img},target=/mnt/b"), None, force=True)
+    assert second.extra == {"fstype": "ext4", "loop": first.extra["loop"], "shared": True}
+    mnt_b = place(nsproc, second, "/mnt/b")
+    assert loop.devices_of(img) == [first.extra["loop"]]  # one loop device, one ext4 instance
+    ns_run(nsproc, "sh", "-c", "echo one > /mnt/a/one")
+    assert ns_run(nsproc, "cat", "/mnt/b/one").stdout == b"one\n"
+    remove(nsproc, "/mnt/a", mnt_a)
+    assert loop.devices_of(img) == [first.extra["loop"]]  # still mounted at /mnt/b
+    remove(nsproc, "/mnt/b", mnt_b)
+    assert wait_released(img) == []
+
+
+def test_forced_readonly_attach_of_a_read_write_image(nsproc, tmp_path):
+    img = image(tmp_path / "d.img")
+    mnt_a = place(nsproc, sources.plan(parse_mount(f"type=image,source={img},target=/mnt/a"), None), "/mnt/a")
+    ro = sources.plan(parse_mount(f"type=image,source={img},target=/mnt/b,readonly"), None, force=True)
+    mnt_b = place(nsproc, ro, "/mnt/b")
+    assert ns_run(nsproc, "touch", "/mnt/b/x", check=False).returncode != 0
+    ns_run(nsproc, "touch", "/mnt/a/x")
+    remove(nsproc, "/mnt/b", mnt_b)
+    remove(nsproc, "/mnt/a", mnt_a)
+    assert wait_released(img) == []

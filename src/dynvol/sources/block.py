@@ -88,23 +88,33 @@ class FilesystemSource(Source):
 
     def _params(self, source: str | None) -> list[tuple[str, str | None]]:
         params: list[tuple[str, str | None]] = [("source", source)] if source else []
-        if self.spec.readonly:
-            params.append(("ro", None))  # the filesystem itself read-only: no writes reach the device
+        if self.spec.readonly and not self.extra.get("shared"):
+            # the filesystem itself read-only: no writes reach the device. A shared instance
+            # keeps its state (asking to change it is EBUSY); the mount is read-only anyway.
+            params.append(("ro", None))
         return params
 
     def check(self, *, force: bool = False) -> None:
-        if force:
-            return
         devs = loop.devices_of(self.host_path) if self.image else [self.device]
         for dev in devs:
             try:
                 rdev = os.stat(dev).st_rdev
             except OSError:
                 continue
-            rw = [m for m in mountinfo.mounts_of_device((os.major(rdev), os.minor(rdev))) if m.writable]
-            if rw:
+            mounts = mountinfo.mounts_of_device((os.major(rdev), os.minor(rdev)))
+            rw = [m for m in mounts if m.writable]
+            if rw and not force:
                 shown = f"{self.host_path} (through {dev})" if self.image else dev
                 raise _in_use_error(self.what, shown, rw)
+            if mounts:
+                self.extra["shared"] = True  # the kernel reuses the mounted instance
+            if mounts and self.image:
+                # Mount the loop device that is already mounted, so the kernel reuses that
+                # filesystem instance. A second loop device would make a second instance
+                # of the same file, and two instances writing one image corrupt it.
+                self.device, self.image = dev, False
+                self.extra.update(loop=dev, shared=True)
+                return
 
     def make_tree(self, engine) -> int:
         lfd = None

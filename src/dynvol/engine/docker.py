@@ -68,7 +68,8 @@ class DockerEngine:
                 return status, {"message": body.decode(errors="replace")}
         api = self.api
         try:
-            resp = api._get(api._url("{0}", path.lstrip("/")))  # noqa: SLF001 - SDK transport
+            # path is already quoted and may carry a query: no _url() (it would quote '?').
+            resp = api._get(f"{api.base_url}/v{api._version}{path}")  # noqa: SLF001 - SDK transport
         except Exception as e:  # noqa: BLE001 - transport errors differ by scheme
             raise self._unreachable(e) from e
         try:
@@ -274,7 +275,9 @@ class DockerEngine:
         archive copied into the container's / before it starts.
         """
         binds = [f"{name}:{target}:{'ro' if ro else 'rw'}" for name, (target, ro) in volumes.items()]
-        host_config = self.api.create_host_config(binds=binds, network_mode="none", auto_remove=False)
+        # SYS_ADMIN: trusted.* xattrs can only be read and written with it.
+        host_config = self.api.create_host_config(binds=binds, network_mode="none", auto_remove=False,
+                                                  cap_add=["SYS_ADMIN"])
         c = self.sdk_call(f"create helper container from {image}", self.api.create_container,
                           image, command=command, user="0:0", host_config=host_config,
                           network_disabled=True, labels={"dynvol.helper": "1", **(labels or {})},

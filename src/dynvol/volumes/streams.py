@@ -249,6 +249,7 @@ class LocalSink(Sink):
         root = self.root
         new = os.path.join(root, self.staging, self.member_root)
         old = os.path.join(root, f"{OLD_PREFIX}{self.token}")
+        want = root_attrs(new)  # before the moves below change its mtime
         with signals_held():
             os.mkdir(old, 0o700)
             for n in os.listdir(root):
@@ -256,10 +257,10 @@ class LocalSink(Sink):
                     os.rename(os.path.join(root, n), os.path.join(old, n))
             for n in os.listdir(new):
                 os.rename(os.path.join(new, n), os.path.join(root, n))
-            times = copy_root_attrs(new, root)
+            apply_root_attrs(root, want)
         shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(os.path.join(root, self.staging), ignore_errors=True)
-        os.utime(root, ns=times)  # last: the cleanup above changed it
+        os.utime(root, ns=(want[0].st_atime_ns, want[0].st_mtime_ns))  # last: the cleanup changed it
 
     def abort(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -273,22 +274,25 @@ class LocalSink(Sink):
         shutil.rmtree(os.path.join(self.root, self.staging), ignore_errors=True)
 
 
-def copy_root_attrs(src: str, dst: str) -> tuple[int, int]:
-    """Give ``dst`` the owner, mode, xattrs (and so ACLs) of ``src``; returns src's (atime, mtime) in ns."""
-    st = os.lstat(src)
+def root_attrs(path: str) -> tuple[os.stat_result, dict[str, bytes]]:
+    """The stat and xattrs (so also the POSIX ACLs) of a volume root."""
+    return os.lstat(path), {n: os.getxattr(path, n) for n in os.listxattr(path)}
+
+
+def apply_root_attrs(dst: str, attrs: tuple[os.stat_result, dict[str, bytes]]) -> None:
+    """Give ``dst`` that owner, mode and exactly those xattrs; the caller sets the times last."""
+    st, xattrs = attrs
     os.chown(dst, st.st_uid, st.st_gid)
-    want = set(os.listxattr(src))
     for name in os.listxattr(dst):
-        if name not in want:
+        if name not in xattrs:
             try:
                 os.removexattr(dst, name)
             except OSError as e:
                 if e.errno not in (errno.ENODATA, errno.EOPNOTSUPP, errno.EPERM):
                     raise
-    for name in want:
-        os.setxattr(dst, name, os.getxattr(src, name))
-    os.chmod(dst, stat.S_IMODE(st.st_mode))
-    return st.st_atime_ns, st.st_mtime_ns
+    for name, value in xattrs.items():
+        os.setxattr(dst, name, value)
+    os.chmod(dst, stat.S_IMODE(st.st_mode))  # after chown, which clears setuid/setgid
 
 
 class RemoteSink(Sink):

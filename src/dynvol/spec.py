@@ -456,6 +456,7 @@ def idmap_ranges(value: str) -> dict[str, tuple[tuple[int, int, int], ...]]:
     return out
 
 
+@_one_line
 def parse_idmap(value: str) -> str:
     """Check an idmap option's value and return it in canonical form ("" for plain ``idmap``)."""
     if not value:
@@ -477,6 +478,7 @@ class FromSpec:
     mode: str | None = None  # "ro" or "rw"; None: each mount's own mode
 
 
+@_one_line
 def parse_from(spec: str) -> FromSpec:
     parts = spec.split(":")
     name, rest = parts[0], parts[1:]

@@ -142,12 +142,18 @@ def test_mount_option_attributes_and_filesystem_parameters(nsproc, tmp_path):
     ("type=image,source={dir},target=/x", UsageError, "regular file"),
     ("type=block,source={img},target=/x", UsageError, "not a block device"),
     ('type=tmpfs,target=/x,"options=nr_blocks=many"', UsageError, "nr_blocks=many"),
+    ("type=image,source={parted},target=/x", UsageError, "dos partition table"),
 ])
 def test_bad_input_is_refused_at_planning(tmp_path, spec, err, needle):
     img = image(tmp_path / "d.img")
     junk = tmp_path / "junk.img"
     junk.write_bytes(os.urandom(1 << 20))
-    spec = spec.format(img=img, junk=junk, missing=tmp_path / "none.img", dir=tmp_path)
+    parted = tmp_path / "parted.img"
+    mbr = bytearray(1 << 20)
+    mbr[446:462] = bytes([0, 0, 0, 0, 0x83, 0, 0, 0]) + (2048).to_bytes(4, "little") + (30).to_bytes(4, "little")
+    mbr[510:512] = b"\x55\xaa"
+    parted.write_bytes(bytes(mbr))
+    spec = spec.format(img=img, junk=junk, missing=tmp_path / "none.img", dir=tmp_path, parted=parted)
     with pytest.raises(err) as e:
         sources.plan(parse_mount(spec), None)
     assert needle in e.value.message and "\n" not in e.value.message

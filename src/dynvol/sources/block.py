@@ -40,7 +40,8 @@ def detect_fstype(path: str, *, what: str) -> str:
         return found["TYPE"]
     if found.get("PTTYPE"):
         raise UsageError(f"cannot attach {what}: it holds a {found['PTTYPE']} partition table, not a filesystem",
-                         hint="attach one of its partitions instead")
+                         hint="attach one of its partitions (for an image file: `losetup --find --show "
+                              "--partscan FILE`, then /dev/loopNp1)")
     raise UsageError(f"cannot attach {what}: no filesystem found on it (blkid sees no known signature)",
                      hint="is it formatted, and not corrupt? give fstype= to try a type anyway")
 

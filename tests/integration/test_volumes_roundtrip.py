@@ -122,7 +122,7 @@ def test_migrate_to_second_engine(odd_volume, second_engine, via, state_dir):  #
         second_engine.docker("volume", "rm", "-f", name, check=False)
 
 
-def test_container_source_backs_up_all_its_volumes(containers, volumes, tmp_path, state_dir):
+def test_container_source_backs_up_all_its_volumes(volumes, containers, tmp_path, state_dir):
     a, b = volumes.create(), volumes.create()
     c = containers.run("-v", f"{a}:/a", "-v", f"{b}:/b")
     cexec(c, "sh", "-c", "echo one > /a/f && echo two > /b/f")
@@ -138,7 +138,7 @@ def test_container_source_backs_up_all_its_volumes(containers, volumes, tmp_path
     assert cread(c2, "/a/f") == "one\n" and cread(c2, "/b/f") == "two\n"
 
 
-def test_restore_into_running_container(containers, volumes, tmp_path, state_dir):
+def test_restore_into_running_container(volumes, containers, tmp_path, state_dir):
     src = volumes.create()
     with open(os.path.join(mountpoint(src), "new.txt"), "w") as f:
         f.write("restored\n")

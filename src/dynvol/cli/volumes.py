@@ -112,8 +112,8 @@ def volume_inspect(names, as_json):
 @click.argument("source", metavar="SOURCE")
 @click.option("-o", "--output", metavar="FILE", help="Archive file, or - for stdout. "
               "Default: SOURCE-YYYYmmdd-HHMMSS.tar.zst here.")
-@click.option("--compress", "compression", type=click.Choice(["zstd", "gzip", "none"]), default="zstd",
-              show_default=True, help="Compression of the tar stream.")
+@click.option("--compress", "compression", default="zstd", show_default=True, metavar="zstd|gzip|none",
+              help="Compression of the tar stream.")
 @click.option("--level", type=int, help="Compression level (zstd 1-19, default 3; gzip 1-9, default 6).")
 @_quiesce_options
 @_common
@@ -127,7 +127,10 @@ def backup(source, output, compression, level, pause, stop, stop_timeout, helper
 
     from dynvol.volumes.backup import backup as do_backup
 
+    from dynvol.volumes.archive import check_compression
+
     mode = _consistency(pause, stop)
+    check_compression(compression, level)
     if output is None:
         ext = {"zstd": ".tar.zst", "gzip": ".tar.gz", "none": ".tar"}[compression]
         output = f"{source.replace(':', '-')}-{time.strftime('%Y%m%d-%H%M%S')}{ext}"

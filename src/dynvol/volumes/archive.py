@@ -11,8 +11,9 @@ Layout of the (decompressed) tar stream::
 
 The data part is GNU tar's own output (minus its end-of-archive blocks), so
 ``zstd -d < A | tar -x --xattrs --acls`` still restores everything by hand.
-The sha256 covers the exact bytes between the manifest and the trailer; a
-missing trailer means the archive is truncated, a wrong one that it is corrupt.
+The trailer's sha256 covers the exact bytes between the manifest and the
+trailer, its manifest_sha256 the manifest member; a missing trailer means the
+archive is truncated, a wrong one that it is corrupt.
 """
 
 from __future__ import annotations
@@ -348,7 +349,9 @@ class ArchiveWriter:
         self._sha = hashlib.sha256()
         self.data_bytes = 0
         self.volumes: list[dict] = []
-        self._emit(member(MANIFEST_NAME, json.dumps(manifest, indent=1, sort_keys=True).encode()))
+        head = member(MANIFEST_NAME, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        self._manifest_sha = hashlib.sha256(head).hexdigest()
+        self._emit(head)
 
     def _emit(self, b) -> None:
         out = self._c.compress(b)
@@ -364,7 +367,8 @@ class ArchiveWriter:
         self.volumes.append({"name": name, "bytes": nbytes, "entries": entries})
 
     def close(self) -> dict:
-        trailer = {"sha256": self._sha.hexdigest(), "data_bytes": self.data_bytes, "volumes": self.volumes}
+        trailer = {"sha256": self._sha.hexdigest(), "data_bytes": self.data_bytes, "volumes": self.volumes,
+                   "manifest_sha256": self._manifest_sha}
         self._emit(member(TRAILER_NAME, json.dumps(trailer, sort_keys=True).encode()) + EOT)
         out = self._c.flush()
         if out:
@@ -440,6 +444,7 @@ class ArchiveReader:
         except ValueError as e:
             raise ArchiveCorrupt("corrupt archive: the manifest is not valid JSON") from e
         self.manifest = check_manifest(m)
+        self._manifest_sha = hashlib.sha256(bytes(buf[:need])).hexdigest()
         self._rest = bytes(buf[need:]) + self._pending
         return self.manifest
 
@@ -451,6 +456,7 @@ class ArchiveReader:
         sc = TarScanner()
         sha = hashlib.sha256()
         counts: dict[str, int] = {}
+        n_entries: dict[str, int] = {}
         current: str | None = None
         sent = 0  # offset (in the data part) up to which bytes went out
         window = bytearray()  # bytes from `sent` onwards not yet passed on
@@ -477,6 +483,7 @@ class ArchiveReader:
                 vol = _volume_of(e.name)
                 if vol is None or vol not in names:
                     raise ArchiveCorrupt(f"corrupt archive: unexpected member {e.name.decode(errors='replace')!r}")
+                n_entries[vol] = n_entries.get(vol, 0) + 1
                 if vol != current:
                     if e.start > sent:  # bytes of the previous volume
                         piece = bytes(window[:e.start - sent])
@@ -502,7 +509,9 @@ class ArchiveReader:
         if trailer_at is None:
             raise ArchiveCorrupt(f"truncated archive: no trailer after {sent} bytes of data",
                                  hint="the backup was interrupted or the file was cut short")
-        self.trailer = _check_trailer(bytes(tail), sha.hexdigest(), sent, counts)
+        self.trailer = _check_trailer(bytes(tail), sha.hexdigest(), sent, counts, n_entries)
+        if self.trailer.get("manifest_sha256") != self._manifest_sha:
+            raise ArchiveCorrupt("corrupt archive: the manifest does not match the trailer's manifest_sha256")
 
 
 def _volume_of(name: bytes) -> str | None:
@@ -512,7 +521,7 @@ def _volume_of(name: bytes) -> str | None:
     return parts[1].decode(errors="replace")
 
 
-def _check_trailer(tail: bytes, digest: str, nbytes: int, counts: dict) -> dict:
+def _check_trailer(tail: bytes, digest: str, nbytes: int, counts: dict, entries: dict) -> dict:
     if len(tail) < BLOCK or not _checksum_ok(tail[:BLOCK]):
         raise ArchiveCorrupt("truncated archive: the trailer is cut short")
     size = _number(tail[124:136])
@@ -525,10 +534,13 @@ def _check_trailer(tail: bytes, digest: str, nbytes: int, counts: dict) -> dict:
         raise ArchiveCorrupt("corrupt archive: the trailer is not valid JSON") from e
     if len(tail) < end + 2 * BLOCK:
         raise ArchiveCorrupt("truncated archive: the end-of-archive marker is missing")
-    if any(tail[end:]):
+    if any(tail[end:]) or any(tail[BLOCK + size:end]):
         raise ArchiveCorrupt("corrupt archive: data continues after the trailer")
     if t.get("data_bytes") != nbytes:
         raise ArchiveCorrupt(f"corrupt archive: {nbytes} bytes of data, the trailer says {t.get('data_bytes')}")
+    seen = {v.get("name"): (v.get("bytes"), v.get("entries")) for v in t.get("volumes") or []}
+    if seen != {k: (counts.get(k, 0), entries.get(k, 0)) for k in seen} or set(seen) != set(counts):
+        raise ArchiveCorrupt("corrupt archive: per-volume sizes or entry counts do not match the trailer")
     if t.get("sha256") != digest:
         raise ArchiveCorrupt(f"corrupt archive: content sha256 {digest[:16]}... does not match the "
                              f"trailer's {str(t.get('sha256'))[:16]}...")

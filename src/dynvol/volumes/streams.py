@@ -207,6 +207,8 @@ class LocalSink(Sink):
         return not [n for n in names if n not in leftovers(names)]
 
     def start(self) -> None:
+        st = os.stat(self.root)
+        self._root_times = (st.st_atime_ns, st.st_mtime_ns)  # abort() puts them back
         path = os.path.join(self.root, self.staging)
         os.mkdir(path, 0o700)
         self._err = tempfile.TemporaryFile()
@@ -271,7 +273,10 @@ class LocalSink(Sink):
                 self.proc.stdin.close()
             except OSError:
                 pass
-        shutil.rmtree(os.path.join(self.root, self.staging), ignore_errors=True)
+        if os.path.lexists(os.path.join(self.root, self.staging)):
+            shutil.rmtree(os.path.join(self.root, self.staging), ignore_errors=True)
+            if getattr(self, "_root_times", None):
+                os.utime(self.root, ns=self._root_times)
 
 
 def root_attrs(path: str) -> tuple[os.stat_result, dict[str, bytes]]:

@@ -20,7 +20,8 @@ def _parse_specs(positional, volumes, mounts):
 @click.argument("container")
 @click.argument("specs", nargs=-1, metavar="[SRC:DST[:OPTS]]...")
 @click.option("-v", "--volume", "volumes", multiple=True, metavar="SRC:DST[:OPTS]",
-              help="Docker -v syntax; SRC is an absolute host path or a volume name.")
+              help="Docker -v syntax; SRC is an absolute host path, a volume name, a block device "
+                   "or ./IMAGE.img. OPTS: ro, rw, propagation, nocopy, nosuid, nodev, noexec.")
 @click.option("--mount", "mounts", multiple=True, metavar="type=...,source=...,target=...",
               help="Docker --mount syntax (type=bind|volume|block|image|tmpfs).")
 @click.option("--from", "volumes_from", multiple=True, metavar="CONTAINER[:TARGET][:ro|rw]",

@@ -47,7 +47,8 @@ class TmpfsSource(Source):
             host = procs.host_id(info.pid, inside, kind=k)
             if host == 65534 and inside != 65534:
                 raise UsageError(f"cannot attach tmpfs at {self.spec.target}: {k} {inside} is not mapped "
-                                 f"in {info.name}'s user namespace")
+                                 f"in {info.name}'s user namespace",
+                                 hint=f"give a {k} the container maps (see /proc/{info.pid}/{k}_map)")
             owner.append(host)
         self.owner = (owner[0], owner[1])
 

@@ -250,3 +250,19 @@ def test_forced_readonly_attach_of_a_read_write_image(nsproc, tmp_path):
     remove(nsproc, "/mnt/b", mnt_b)
     remove(nsproc, "/mnt/a", mnt_a)
     assert wait_released(img) == []
+
+
+def test_read_write_attach_of_a_read_only_instance_is_refused(nsproc, tmp_path):
+    img = image(tmp_path / "d.img")
+    ro = sources.plan(parse_mount(f"type=image,source={img},target=/mnt/a,readonly"), None)
+    mnt_a = place(nsproc, ro, "/mnt/a")
+    for force in (False, True):
+        with pytest.raises(Conflict) as e:
+            sources.plan(parse_mount(f"type=image,source={img},target=/mnt/b"), None, force=force)
+        assert "is mounted read-only" in e.value.message and "ro" in e.value.hint
+    again = sources.plan(parse_mount(f"type=image,source={img},target=/mnt/b,readonly"), None)
+    assert again.extra.get("shared") and again.device == ro.extra["loop"]
+    mnt_b = place(nsproc, again, "/mnt/b")
+    remove(nsproc, "/mnt/a", mnt_a)
+    remove(nsproc, "/mnt/b", mnt_b)
+    assert wait_released(img) == []

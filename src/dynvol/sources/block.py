@@ -82,6 +82,7 @@ class FilesystemSource(Source):
     device: str = ""  # the block device; for an image, set when the loop device exists
     fstype: str = ""
     image: bool = False
+    shared_ro: bool | None = None  # set when the device is mounted already: is that instance read-only?
 
     @property
     def what(self) -> str:
@@ -89,9 +90,10 @@ class FilesystemSource(Source):
 
     def _params(self, source: str | None) -> list[tuple[str, str | None]]:
         params: list[tuple[str, str | None]] = [("source", source)] if source else []
-        if self.spec.readonly and not self.extra.get("shared"):
-            # the filesystem itself read-only: no writes reach the device. A shared instance
-            # keeps its state (asking to change it is EBUSY); the mount is read-only anyway.
+        # The filesystem itself read-only, so no writes reach the device. A mounted instance
+        # is shared as it is (asking to change its read-only state is EBUSY); the mount
+        # itself is read-only anyway when ro is asked.
+        if self.spec.readonly if self.shared_ro is None else self.shared_ro:
             params.append(("ro", None))
         return params
 
@@ -107,8 +109,16 @@ class FilesystemSource(Source):
             if rw and not force:
                 shown = f"{self.host_path} (through {dev})" if self.image else dev
                 raise _in_use_error(self.what, shown, rw)
+            if mounts and not rw and not self.spec.readonly:
+                shown = f"{self.host_path} (through {dev})" if self.image else dev
+                m = mounts[0]
+                where = "on the host" if m.host_ns else f"in the mount namespace of pid {m.pid} ({m.comm})"
+                raise Conflict(f"cannot attach {self.what}: {shown} is mounted read-only {where} at "
+                               f"{m.entry.mountpoint}, and the kernel would share that read-only instance",
+                               hint="attach it with ro, or unmount it there first")
             if mounts:
                 self.extra["shared"] = True  # the kernel reuses the mounted instance
+                self.shared_ro = not rw
             if mounts and self.image:
                 # Mount the loop device that is already mounted, so the kernel reuses that
                 # filesystem instance. A second loop device would make a second instance

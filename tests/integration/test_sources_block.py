@@ -122,3 +122,14 @@ def test_bad_images_change_nothing(container, state_dir, tmp_path, monkeypatch):
         assert wait_no_loops(img) == [] and wait_no_loops(broken) == []
         assert snapshot(container, state_dir, img, junk, broken) == before, args
     assert "/x" not in mountinfo(container)
+
+
+def test_replace_releases_the_old_loop_device(container, state_dir, tmp_path):
+    first, second = mkfs(tmp_path / "a.img"), mkfs(tmp_path / "b.img")
+    subprocess.run(["debugfs", "-w", "-R", "mkdir from-b", second], check=True, capture_output=True)
+    ok("attach", container, "--mount", f"type=image,source={first},target=/d")
+    ok("attach", container, "--replace", "--mount", f"type=image,source={second},target=/d")
+    assert cexec(container, "ls", "/d/from-b").returncode == 0
+    assert wait_no_loops(first) == [] and len(loops_of(second)) == 1
+    ok("detach", container, "--all")
+    assert wait_no_loops(second) == []

@@ -50,8 +50,8 @@ def test_readonly_image_and_mount_flags(container, state_dir, tmp_path):
     img = mkfs(tmp_path / "disk.img")
     subprocess.run(["debugfs", "-w", "-R", "mkdir d", img], check=True, capture_output=True)
     ok("attach", container, "--mount", f'type=image,source={img},target=/ro,readonly,"options=noatime,nodev"')
-    opts = mount_opts = line_at(container, "/ro").split()[5].split(",")
-    assert {"ro", "noatime", "nodev"} <= set(opts), mount_opts
+    opts = line_at(container, "/ro").split()[5].split(",")
+    assert {"ro", "noatime", "nodev"} <= set(opts), opts
     r = cexec(container, "mkdir", "/ro/d/x", check=False)
     assert r.returncode != 0 and b"Read-only file system" in r.stderr
     [dev] = loops_of(img)

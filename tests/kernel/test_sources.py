@@ -19,7 +19,7 @@ from dynvol.spec import parse_mount
 from tests.kernel.conftest import ns_run
 
 
-def image(path, size="16M", content: dict | None = None) -> str:
+def image(path, size="16M") -> str:
     subprocess.run(["mkfs.ext4", "-q", "-F", str(path), size], check=True, capture_output=True)
     return str(path)
 

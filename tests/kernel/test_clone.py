@@ -9,12 +9,12 @@ import threading
 import pytest
 
 from dynvol.helper.request import Placement, Request
-from dynvol.helper.runner import _run_forked, _run_spawned
+from dynvol.helper.runner import _run_spawned, run
 from dynvol.linux import syscalls as sc
 from tests.kernel.conftest import ns_run
 
 
-@pytest.mark.parametrize("runner", [_run_forked, _run_spawned], ids=["forked", "spawned"])
+@pytest.mark.parametrize("runner", [run, _run_spawned], ids=["resident", "spawned"])
 def test_clone_a_mount_that_exists_only_in_the_other_namespace(nsproc, tmp_path, runner):
     where = tmp_path / "only-there"
     where.mkdir()
@@ -38,7 +38,7 @@ def test_clone_a_mount_that_exists_only_in_the_other_namespace(nsproc, tmp_path,
 def test_clone_refuses_a_path_that_is_not_a_mount(nsproc, tmp_path):
     plain = tmp_path / "plain"
     plain.mkdir()
-    resp = _run_forked(Request(op="clone", pid=nsproc, sources=[str(plain)]))
+    resp = run(Request(op="clone", pid=nsproc, sources=[str(plain)]))
     assert not resp["ok"]
     assert resp["fds"] == []
     assert resp["error"]["kind"] == "target"
@@ -50,12 +50,12 @@ def test_cloned_tree_can_be_placed_in_a_third_namespace(nsproc, tmp_path):
     where.mkdir()
     ns_run(nsproc, "mount", "-t", "tmpfs", "dvclone2", str(where))
     ns_run(nsproc, "sh", "-c", f"echo moved > {where}/g")
-    resp = _run_forked(Request(op="clone", pid=nsproc, sources=[str(where)]))
+    resp = run(Request(op="clone", pid=nsproc, sources=[str(where)]))
     assert resp["ok"], resp
     fd = resp["fds"][0]
     # place it back into the same namespace under another name, as attach would
     target = str(tmp_path / "dst")
-    resp = _run_forked(Request(op="attach", pid=nsproc, placements=[Placement(fd=fd, target=target, kind="dir")]))
+    resp = run(Request(op="attach", pid=nsproc, placements=[Placement(fd=fd, target=target, kind="dir")]))
     os.close(fd)
     assert resp["ok"], resp
     assert ns_run(nsproc, "cat", f"{target}/g").stdout == b"moved\n"

@@ -115,3 +115,39 @@ def test_openat2_in_root_cannot_escape(tmp_path):
         assert e.value.errno == errno.EXDEV
     finally:
         os.close(rfd)
+
+
+def test_resident_helper_is_reused_pins_nothing_and_goes_home(nsproc, src, tmp_path):
+    from dynvol.helper import runner
+
+    first = runner._Resident.get()
+    target = str(tmp_path / "home")
+    fd = sc.open_tree(str(src))
+    assert attach(nsproc, fd, target)["ok"]
+    mnt_id = sc.mount_ids(fd)[0]
+    os.close(fd)
+    helper = runner._Resident.get()
+    assert helper is first and helper.pid > 0
+    # back in the host's mount namespace, holding no fd but its socket and stdio
+    assert os.readlink(f"/proc/{helper.pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt")
+    links = sorted(os.readlink(f"/proc/{helper.pid}/fd/{f}") for f in os.listdir(f"/proc/{helper.pid}/fd")
+                   if int(f) > 2)
+    assert [l.split(":")[0] for l in links] == ["mnt", "socket"], links  # host ns to return to, socket
+    # so a non-lazy detach is not blocked by the helper
+    resp = run(Request(op="detach", pid=nsproc, targets=[Target(target, mnt_id)]))
+    assert resp["ok"], resp
+    assert runner._Resident.get() is first
+
+
+def test_resident_helper_replaced_after_death(nsproc, src, tmp_path):
+    import signal
+
+    from dynvol.helper import runner
+
+    first = runner._Resident.get()
+    os.kill(first.pid, signal.SIGKILL)
+    resp = attach(nsproc, sc.open_tree(str(src)), str(tmp_path / "x"))
+    assert not resp["ok"] and "died" in resp["error"]["message"]
+    resp = attach(nsproc, sc.open_tree(str(src)), str(tmp_path / "y"))
+    assert resp["ok"], resp
+    assert runner._Resident.get() is not first

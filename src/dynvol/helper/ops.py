@@ -50,11 +50,19 @@ class Namespace:
         # /proc is the container's, where this process has no entry.
         self.fd_dir = os.open("/proc/self/fd", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self.root = -1
+        self.own_pidfd = -1  # a pidfd serve() opened itself (the request had none)
         self.out_fds: list[int] = []  # fds handed back to the caller (see runner.reply)
 
     def enter(self, pidfd: int) -> None:
         sc.setns(pidfd, C.CLONE_NEWNS, step="enter the container's mount namespace")
         self.root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def close(self) -> None:
+        """Close the handles (not out_fds, which belong to the answer)."""
+        for fd in (self.fd_dir, self.root, self.own_pidfd):
+            if fd >= 0:
+                os.close(fd)
+        self.fd_dir = self.root = self.own_pidfd = -1
 
     def where(self, fd: int) -> str:
         """The path of ``fd`` as the container sees it."""
@@ -297,10 +305,13 @@ def serve(req: Request) -> dict:
     try:
         ns = Namespace()
         if req.pidfd is None:
-            req.pidfd = sc.pidfd_open(req.pid, step="open the container's init process")
+            req.pidfd = ns.own_pidfd = sc.pidfd_open(req.pid, step="open the container's init process")
         ns.enter(req.pidfd)
         return {"ok": True, "results": OPS[req.op](ns, req), "fds": ns.out_fds}
     except BaseException as e:  # noqa: BLE001 - errors travel back as data
         for fd in ns.out_fds if ns else ():
             os.close(fd)
         return {"ok": False, "error": error_to_dict(e)}
+    finally:
+        if ns is not None:
+            ns.close()

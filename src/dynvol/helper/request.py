@@ -72,6 +72,16 @@ class Request:
             out.append(self.pidfd)
         return out
 
+    def renumbered(self, mapping: dict[int, int]) -> "Request":
+        """A copy whose fds are renumbered (caller's fd -> helper's fd), for a helper that
+        received them over SCM_RIGHTS rather than inheriting them."""
+        d = self.to_dict()
+        for p in d["placements"]:
+            p["fd"] = mapping[p["fd"]]
+        if d["pidfd"] is not None:
+            d["pidfd"] = mapping[d["pidfd"]]
+        return Request.from_dict(d)
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -1,8 +1,13 @@
 """Run a helper request in a single-threaded process and return its response.
 
-Forks when this process has exactly one thread (about a millisecond); otherwise
-starts a fresh interpreter (``python -m dynvol.helper``) and hands it the fds.
-Either way the caller's namespaces never change.
+The first request forks a *resident* helper if this process has exactly one
+thread; later requests reuse it (no fork per attach), even after the caller
+has started threads. The resident closes every fd it inherited but its
+socket, so it never pins a mount, receives each request's fds over SCM_RIGHTS,
+and goes back to the host mount namespace after each request. If the caller
+had threads before any helper existed, each request starts a fresh interpreter
+(``python -m dynvol.helper``) instead. Either way the caller's namespaces never
+change.
 
 The answer comes back over a SOCK_SEQPACKET socketpair as one message: the JSON
 response, plus any fds the helper opened for the caller (e.g. detached mounts
@@ -18,6 +23,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 
 from dynvol.helper.request import Request
 
@@ -30,8 +36,9 @@ def single_threaded() -> bool:
 
 
 def run(req: Request) -> dict:
-    if single_threaded():
-        return _run_forked(req)
+    resident = _Resident.get()
+    if resident is not None:
+        return resident.request(req)
     return _run_spawned(req)
 
 
@@ -57,26 +64,90 @@ def _receive(sock: socket.socket) -> dict | None:
     return resp
 
 
-def _run_forked(req: Request) -> dict:
-    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    pid = os.fork()
-    if pid == 0:  # child: one thread, a copy of the parent's fds
-        code = 0
-        try:
-            parent.close()
-            from dynvol.helper.ops import serve
-            reply(child, serve(req))
-        except BaseException:  # noqa: BLE001
+class _Resident:
+    """A helper forked once, while this process was single-threaded, serving requests in turn."""
+
+    _current: "_Resident | None" = None
+    _lock = threading.Lock()
+
+    def __init__(self):
+        self.sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.owner = os.getpid()
+        self.pid = os.fork()
+        if self.pid == 0:
             code = 1
+            try:
+                self.sock.close()
+                code = _serve_forever(child)
+            finally:
+                os._exit(code)
+        child.close()
+
+    @classmethod
+    def get(cls) -> "_Resident | None":
+        """The live resident of this process, forking one if it may; None if it may not."""
+        r = cls._current
+        if r is not None and r.owner == os.getpid():
+            return r
+        if not single_threaded():
+            return None
+        cls._current = cls()  # an inherited one (caller forked) is not ours to use
+        return cls._current
+
+    def request(self, req: Request) -> dict:
+        with self._lock:
+            try:
+                socket.send_fds(self.sock, [json.dumps(req.to_dict()).encode()], req.fds())
+                resp = _receive(self.sock)
+            except OSError as e:
+                resp = None
+                why = str(e)
+            else:
+                why = "closed its socket"
+            if resp is None:  # it died: reap it, and let the next request fork a new one
+                self.close()
+                return _failed(f"helper died ({why})")
+            return resp
+
+    def close(self) -> None:
+        if _Resident._current is self:
+            _Resident._current = None
+        self.sock.close()
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _serve_forever(sock: socket.socket) -> int:
+    """The resident's loop. Runs in a forked child with one thread."""
+    keep = sock.fileno()
+    os.closerange(3, keep)
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+    from dynvol.helper.ops import serve
+    from dynvol.linux import consts as C
+    from dynvol.linux import syscalls as sc
+
+    host_ns = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    while True:
+        msg, fds, flags, _ = socket.recv_fds(sock, MAX_MESSAGE, MAX_FDS)
+        if not msg:
+            return 0  # the caller went away
+        try:
+            req = Request.from_dict(json.loads(msg))
+            req = req.renumbered(dict(zip(req.fds(), fds)))
+            resp = serve(req)
         finally:
-            os._exit(code)
-    child.close()
-    try:
-        resp = _receive(parent)
-    finally:
-        parent.close()
-        _, status = os.waitpid(pid, 0)
-    return resp or _failed(f"helper died (wait status {status})")
+            for fd in fds:
+                os.close(fd)
+        # Back home before answering; if that fails, never serve again from the wrong place.
+        sc.setns(host_ns, C.CLONE_NEWNS, step="return to the host mount namespace")
+        out = list(resp.get("fds") or ())
+        try:
+            reply(sock, resp)
+        finally:
+            for fd in out:
+                os.close(fd)
 
 
 def _run_spawned(req: Request) -> dict:

@@ -21,7 +21,6 @@ from dynvol.helper.runner import run
 from dynvol.linux import mountinfo, procs
 from dynvol.linux import syscalls as sc
 from dynvol import sources
-from dynvol.sources import idmap
 from dynvol.spec import MountSpec, check_unique_targets
 from dynvol.state import Attachment, Store
 
@@ -187,7 +186,10 @@ def attach(container: str, specs: list[MountSpec], *, replace: bool = False, for
         for src in planned:
             fd = src.build(engine)
             fds.append(fd)
-            idmap.apply(fd, src.spec, pid=info.pid, pidfd=pidfd)
+            if getattr(src.spec, "idmap", None) is not None:
+                from dynvol.sources import idmap
+
+                idmap.apply(fd, src.spec, pid=info.pid, pidfd=pidfd)
             mnt_id, unique = sc.mount_ids(fd)
             st = sc.statx(fd)
             spec = src.spec

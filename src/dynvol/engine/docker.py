@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-import urllib.parse
+import re
 from functools import cached_property
 
 from dynvol.engine import ContainerInfo, EngineMount, VolumeInfo
@@ -19,6 +19,14 @@ from dynvol.errors import Conflict, DynvolError, EngineUnreachable, NotFound
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 API_VERSION = "v1.41"
+# Names, IDs and ID prefixes of containers and volumes: nothing in them needs URL quoting.
+_REF = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+def _quote(s: str) -> str:
+    from urllib.parse import quote  # not at import time: the attach path never needs it
+
+    return quote(s, safe="")
 
 
 def _unix_get(path: str, url: str, timeout: float) -> tuple[int, bytes]:
@@ -110,9 +118,9 @@ class DockerEngine:
 
     def container(self, ref: str) -> ContainerInfo:
         """Inspect a container by name, ID or unique ID prefix."""
-        if not ref or "/" in ref.lstrip("/"):
-            raise NotFound(f"no such container: {ref!r}")
-        status, data = self._get(f"/containers/{urllib.parse.quote(ref.lstrip('/'), safe='')}/json")
+        if not _REF.match(ref):
+            raise NotFound(f"no such container: {ref!r}", hint="see `docker ps -a`")
+        status, data = self._get(f"/containers/{ref.lstrip('/')}/json")
         if status == 404:
             raise NotFound(f"no such container: {ref}", hint="see `docker ps -a`")
         if status != 200:
@@ -138,14 +146,14 @@ class DockerEngine:
 
     def find_containers(self, label: str) -> list[str]:
         """IDs of containers (any state) carrying ``label`` ("key" or "key=value")."""
-        filters = urllib.parse.quote(json.dumps({"label": [label]}))
+        filters = _quote(json.dumps({"label": [label]}))
         status, data = self._get(f"/containers/json?all=1&filters={filters}")
         if status != 200:
             raise DynvolError(f"list containers labelled {label}: {data}")
         return [c["Id"] for c in data]
 
     def image_exists(self, ref: str) -> bool:
-        status, _ = self._get(f"/images/{urllib.parse.quote(ref, safe='')}/json")
+        status, _ = self._get(f"/images/{_quote(ref)}/json")
         return status == 200
 
     def info(self) -> dict:
@@ -192,7 +200,9 @@ class DockerEngine:
     # ------------------------------------------------------------ volumes
 
     def volume(self, name: str) -> VolumeInfo:
-        status, data = self._get(f"/volumes/{urllib.parse.quote(name, safe='')}")
+        if not _REF.match(name):
+            raise NotFound(f"no such volume: {name!r}", hint="see `docker volume ls`")
+        status, data = self._get(f"/volumes/{name}")
         if status == 404:
             raise NotFound(f"no such volume: {name}", hint="see `docker volume ls`")
         if status != 200:
@@ -234,7 +244,7 @@ class DockerEngine:
 
     def containers_using_volume(self, name: str) -> list[ContainerInfo]:
         """Every container (running or not) whose engine-configured mounts include volume ``name``."""
-        flt = urllib.parse.quote(json.dumps({"volume": [name]}))
+        flt = _quote(json.dumps({"volume": [name]}))
         status, data = self._get(f"/containers/json?all=1&filters={flt}")
         if status != 200:
             raise DynvolError(f"list containers using volume {name}: {data}")
@@ -264,7 +274,7 @@ class DockerEngine:
         return self.sdk_call("engine info", self.api.info)
 
     def image_exists(self, image: str) -> bool:
-        status, _ = self._get(f"/images/{urllib.parse.quote(image, safe='')}/json")
+        status, _ = self._get(f"/images/{_quote(image)}/json")
         return status == 200
 
     def run_helper(self, image: str, command: list[str], *, volumes: dict[str, tuple[str, bool]],

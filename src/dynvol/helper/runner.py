@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 import threading
 
@@ -154,6 +153,8 @@ def _run_spawned(req: Request) -> dict:
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         with child:
+            import subprocess  # only this fallback needs it
+
             proc = subprocess.run(
                 [sys.executable, "-m", "dynvol.helper", "--reply-fd", str(child.fileno())],
                 input=json.dumps(req.to_dict()).encode(), capture_output=True,

@@ -10,6 +10,7 @@ did is reverted by :func:`rollback` if the attach fails later.
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass, field
 
@@ -76,7 +77,7 @@ def mount_attrs(spec: MountSpec) -> int:
 
 def plan(spec: MountSpec, engine, *, force: bool = False) -> Source:
     """Validate the source of ``spec`` without changing anything."""
-    planner = PLANNERS.get(spec.type)
+    planner = _planner(spec.type)
     if planner is None:
         raise UsageError(f"mount type {spec.type} is not supported by attach")
     src = planner(spec, engine)
@@ -94,13 +95,20 @@ def rollback(sources: list[Source]) -> None:
         s.undo.clear()
 
 
-from dynvol.sources import block, containers, host, tmpfs  # noqa: E402  (planners register below)
-
+# mount type -> "module:function" under dynvol.sources, imported only when that type is
+# attached: `dynvol attach` of a bind should not pay for loop devices and libblkid.
 PLANNERS = {
-    "bind": host.plan_bind,
-    "volume": host.plan_volume,
-    "block": block.plan_block,
-    "image": block.plan_image,
-    "tmpfs": tmpfs.plan_tmpfs,
-    "from": containers.plan_from,
+    "bind": "host:plan_bind",
+    "volume": "host:plan_volume",
+    "block": "block:plan_block",
+    "image": "block:plan_image",
+    "tmpfs": "tmpfs:plan_tmpfs",
+    "from": "containers:plan_from",
 }
+
+
+def _planner(kind: str):
+    if kind not in PLANNERS:
+        return None
+    module, fn = PLANNERS[kind].split(":")
+    return getattr(importlib.import_module(f"dynvol.sources.{module}"), fn)

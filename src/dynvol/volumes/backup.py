@@ -88,6 +88,7 @@ class Output:
     def commit(self) -> None:
         if self.path == "-":
             return
+        self.bytes = os.fstat(self.fd).st_size  # also what the zstd process wrote
         os.fsync(self.fd)
         os.rename(self.tmp, self.path)
         self.tmp = None
@@ -146,7 +147,8 @@ def backup(source: str, output: str, *, compression: str = "zstd", level: int | 
     try:
         with quiesced(engine, users, mode, stop_timeout=stop_timeout, warn=warn) as touched, \
                 progress.bar(f"backup {source}", None, show=show_progress) as bar:
-            writer = archive.ArchiveWriter(out.write, manifest, compression=compression, level=level)
+            writer = archive.ArchiveWriter(out.write, manifest, compression=compression, level=level,
+                                           out_fd=out.fd)
             total = 0
             for v in vols:
                 with open_volume(engine, v, write=False, image=helper_image) as acc:
@@ -165,6 +167,8 @@ def backup(source: str, output: str, *, compression: str = "zstd", level: int | 
             trailer = writer.close()
             out.commit()
     except BaseException:
+        if "writer" in locals():
+            writer.abort()
         out.discard()
         raise
     if mode == "live" and warnings:

@@ -59,12 +59,14 @@ def test_backup_restore_keeps_everything(odd_volume, volumes, tmp_path, state_di
     assert st.st_blocks * 512 < 1 << 20 and st.st_size == corpus.SPARSE_SIZE
 
 
-@pytest.mark.parametrize("compress", ["gzip", "none"])
+@pytest.mark.parametrize("compress", ["gzip", "none", "zstd-in-process"])
 def test_stdout_to_stdin_roundtrip(odd_volume, volumes, compress, state_dir):
     name, before = odd_volume
-    b = dynvol("backup", name, "-o", "-", "--compress", compress, "-q")
+    env = {"DYNVOL_ZSTD_INPROCESS": "1"} if compress == "zstd-in-process" else {}
+    b = dynvol("backup", name, "-o", "-", "--compress", compress.split("-")[0], "-q", env=env)
     assert b.returncode == 0, b.stderr.decode()
-    assert b.stdout[:2] == (b"\x1f\x8b" if compress == "gzip" else b"dy")
+    magic = {"gzip": b"\x1f\x8b", "none": b"dy", "zstd-in-process": b"\x28\xb5"}[compress]
+    assert b.stdout[:2] == magic
     target = volumes.track(f"{name}-{compress}")
     r = dynvol("restore", "-", "--to", target, input=b.stdout)
     assert r.returncode == 0, r.stderr.decode()

@@ -113,6 +113,28 @@ def test_truncated_archive_is_refused(archived, volumes, tmp_path, keep):
     assert r.returncode == 1 and corpus.diff(before, corpus.snapshot(root)) == []
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_interrupted_restore_leaves_old_contents(volumes, tmp_path, state_dir, sig):
+    src = volumes.create()
+    fill(src, random_mb=8)
+    data = dynvol("backup", src, "-o", "-", "-q").stdout
+    victim = volumes.create()
+    root = fill(victim)
+    before = corpus.snapshot(root)
+    p = subprocess.Popen([sys.executable, "-m", "dynvol", "restore", "-", "--to", victim, "--force"],
+                         stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdin.write(data[:len(data) // 2])
+    p.stdin.flush()
+    deadline = time.monotonic() + 30  # wait until it is extracting into its staging directory
+    while time.monotonic() < deadline and no_leftovers(root):
+        time.sleep(0.01)
+    assert not no_leftovers(root), "restore never started staging"
+    p.send_signal(sig)
+    assert p.wait(timeout=60) == 130, p.stderr.read().decode()
+    p.stdin.close()
+    assert corpus.diff(before, corpus.snapshot(root)) == [] and no_leftovers(root)
+
+
 def test_restore_refuses_non_empty_volume(archived, volumes):
     name, z, _ = archived
     victim = volumes.create()

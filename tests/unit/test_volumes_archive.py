@@ -115,13 +115,21 @@ def test_archive_is_a_plain_tar_with_manifest_first_and_trailer_last(tree):
 
 
 @pytest.mark.parametrize("compression", ["zstd", "gzip", "none"])
-def test_every_single_byte_flip_in_the_data_is_detected(tree, compression):
+def test_no_byte_flip_changes_the_content_silently(tree, compression):
+    """A flipped bit is reported, or it hit a don't-care bit (gzip header mtime, unused deflate bits)."""
     data, _ = make_archive([("v", gnu_tar_stream(tree, "volumes/v"))], compression)
-    for at in range(64, len(data) - 1200, max(1, len(data) // 40)):
+    _, want = read_all(data)
+    detected = 0
+    for at in range(0, len(data), max(1, len(data) // 300)):
         bad = bytearray(data)
         bad[at] ^= 0x01
-        with pytest.raises(A.ArchiveCorrupt):
-            read_all(bytes(bad))
+        try:
+            r, got = read_all(bytes(bad))
+        except A.ArchiveCorrupt:
+            detected += 1
+            continue
+        assert got == want and r.trailer is not None, f"flip at byte {at} changed the content silently"
+    assert detected > 0.9 * len(range(0, len(data), max(1, len(data) // 300)))
 
 
 @pytest.mark.parametrize("compression", ["zstd", "gzip", "none"])

@@ -30,7 +30,7 @@ from functools import lru_cache
 from dynvol.errors import DynvolError, NotFound, Unsupported
 
 TOOLS_DIR = "/.dynvol-tools"
-TOOLS = ("tar", "sh", "mv", "rm", "mkdir", "ls", "sleep", "cat", "chmod")
+TOOLS = ("tar", "sh", "mv", "rm", "mkdir", "sleep")
 HELPER_ROOT = "/v"
 DEFAULT_HELPER_IMAGE = "busybox:latest"
 SLEEP_FOREVER = "2147483647"

@@ -6,8 +6,14 @@ import os
 
 import pytest
 
-from tests.integration.conftest import dynvol, out
+from tests.integration.conftest import IMAGE, dynvol, out
 
+
+
+@pytest.fixture(autouse=True)
+def _helper_image(monkeypatch):
+    """Helper containers use the test image: the engine has no busybox:latest and never pulls."""
+    monkeypatch.setenv("DYNVOL_HELPER_IMAGE", IMAGE)
 
 def snapshot_world(tmp_path) -> tuple:
     return (set(out("volume", "ls", "-q").split()), sorted(os.listdir(tmp_path)),

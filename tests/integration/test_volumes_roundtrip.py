@@ -9,9 +9,15 @@ import subprocess
 import pytest
 
 from tests.integration import volumes_corpus as corpus
-from tests.integration.conftest import cexec, cread, docker, dynvol, out
+from tests.integration.conftest import IMAGE, cexec, cread, docker, dynvol, out
 from tests.integration.volumes_engines import second_engine  # noqa: F401 - fixture
 
+
+
+@pytest.fixture(autouse=True)
+def _helper_image(monkeypatch):
+    """Helper containers use the test image: the engine has no busybox:latest and never pulls."""
+    monkeypatch.setenv("DYNVOL_HELPER_IMAGE", IMAGE)
 
 def mountpoint(name: str) -> str:
     return out("volume", "inspect", "-f", "{{.Mountpoint}}", name)

@@ -13,8 +13,14 @@ import time
 import pytest
 
 from tests.integration import volumes_corpus as corpus
-from tests.integration.conftest import docker, dynvol, out
+from tests.integration.conftest import IMAGE, docker, dynvol, out
 
+
+
+@pytest.fixture(autouse=True)
+def _helper_image(monkeypatch):
+    """Helper containers use the test image: the engine has no busybox:latest and never pulls."""
+    monkeypatch.setenv("DYNVOL_HELPER_IMAGE", IMAGE)
 
 def mountpoint(name: str) -> str:
     return out("volume", "inspect", "-f", "{{.Mountpoint}}", name)

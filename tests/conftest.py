@@ -13,6 +13,15 @@ def state_dir(tmp_path, monkeypatch):
     return d
 
 
+@pytest.fixture
+def hostdir(tmp_path):
+    """A host directory to attach, holding hello.txt ("hello from the host")."""
+    d = tmp_path / "src"
+    d.mkdir()
+    (d / "hello.txt").write_text("hello from the host\n")
+    return d
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         path = str(item.fspath)

@@ -13,14 +13,6 @@ from dynvol.state import Store
 from tests.integration.conftest import cexec, cread, docker, dynvol, mountinfo, out, pid_of
 
 
-@pytest.fixture
-def hostdir(tmp_path):
-    d = tmp_path / "src"
-    d.mkdir()
-    (d / "hello.txt").write_text("hello from the host\n")
-    return d
-
-
 def ok(*args, **kw):
     r = dynvol(*args, **kw)
     assert r.returncode == 0, r.stderr.decode()

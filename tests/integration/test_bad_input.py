@@ -19,14 +19,6 @@ def snapshot(container, state_dir, hostdir):
             sorted(os.listdir(hostdir)))
 
 
-@pytest.fixture
-def hostdir(tmp_path):
-    d = tmp_path / "src"
-    d.mkdir()
-    (d / "f.txt").write_text("f\n")
-    return d
-
-
 def check(r, code, needle):
     err = r.stderr.decode()
     lines = err.splitlines()
@@ -49,7 +41,7 @@ CASES = [
     (["{host}:/sys/kernel"], 2, "under /sys"),
     (["{host}:/dev/x"], 2, "under /dev"),
     (["{host}:/"], 2, "root"),
-    (["{host}/f.txt:/bin"], 1, "is a directory"),
+    (["{host}/hello.txt:/bin"], 1, "is a directory"),
     (["{host}:/etc/passwd"], 1, "not a directory"),
     (["{host}:/a", "{host}:/a"], 2, "duplicate mount point"),
     ([], 2, "nothing to attach"),

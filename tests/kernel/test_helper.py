@@ -16,14 +16,6 @@ from dynvol.linux import syscalls as sc
 from tests.kernel.conftest import ns_mountpoints, ns_run
 
 
-@pytest.fixture
-def src(tmp_path):
-    d = tmp_path / "src"
-    d.mkdir()
-    (d / "f").write_text("hi\n")
-    return d
-
-
 def attach(pid, fd, target, kind="dir"):
     pidfd = sc.pidfd_open(pid)
     try:
@@ -33,8 +25,8 @@ def attach(pid, fd, target, kind="dir"):
         os.close(pidfd)
 
 
-def test_readonly_is_set_before_the_mount_is_visible(nsproc, src, tmp_path):
-    fd = sc.open_tree(str(src))
+def test_readonly_is_set_before_the_mount_is_visible(nsproc, hostdir, tmp_path):
+    fd = sc.open_tree(str(hostdir))
     sc.mount_setattr(fd, attr_set=C.MOUNT_ATTR_RDONLY)
     # the detached tree is already read-only: writing through it fails before any move
     with pytest.raises(OSError) as e:
@@ -43,7 +35,7 @@ def test_readonly_is_set_before_the_mount_is_visible(nsproc, src, tmp_path):
     target = str(tmp_path / "dst")
     resp = attach(nsproc, fd, target)
     assert resp["ok"], resp
-    assert ns_run(nsproc, "cat", f"{target}/f").stdout == b"hi\n"
+    assert ns_run(nsproc, "cat", f"{target}/hello.txt").stdout == b"hello from the host\n"
     assert b"Read-only" in ns_run(nsproc, "touch", f"{target}/x", check=False).stderr
     assert target not in [l.split()[4] for l in open("/proc/self/mountinfo")]  # host unchanged
     mnt_id = sc.mount_ids(fd)[0]
@@ -53,9 +45,9 @@ def test_readonly_is_set_before_the_mount_is_visible(nsproc, src, tmp_path):
     assert target not in ns_mountpoints(nsproc)
 
 
-def test_detach_refuses_other_mounts(nsproc, src, tmp_path):
+def test_detach_refuses_other_mounts(nsproc, hostdir, tmp_path):
     target = str(tmp_path / "dst")
-    fd = sc.open_tree(str(src))
+    fd = sc.open_tree(str(hostdir))
     assert attach(nsproc, fd, target)["ok"]
     mnt_id = sc.mount_ids(fd)[0]
     os.close(fd)
@@ -64,38 +56,38 @@ def test_detach_refuses_other_mounts(nsproc, src, tmp_path):
     assert target in ns_mountpoints(nsproc)
 
 
-def test_landing_checks(nsproc, src, tmp_path):
+def test_landing_checks(nsproc, hostdir, tmp_path):
     for target, needle in (("/proc/sys", "proc"), ("/sys/kernel", "sysfs")):
-        resp = attach(nsproc, sc.open_tree(str(src)), target)
+        resp = attach(nsproc, sc.open_tree(str(hostdir)), target)
         assert not resp["ok"] and needle in resp["error"]["message"]
     (tmp_path / "file").write_text("")
-    resp = attach(nsproc, sc.open_tree(str(src)), str(tmp_path / "file"))
+    resp = attach(nsproc, sc.open_tree(str(hostdir)), str(tmp_path / "file"))
     assert not resp["ok"] and "not a directory" in resp["error"]["message"]
 
 
-def test_rollback_of_a_failed_batch(nsproc, src, tmp_path):
+def test_rollback_of_a_failed_batch(nsproc, hostdir, tmp_path):
     before = ns_mountpoints(nsproc)
     pidfd = sc.pidfd_open(nsproc)
     resp = run(Request(op="attach", pid=nsproc, pidfd=pidfd, placements=[
-        Placement(fd=sc.open_tree(str(src)), target=str(tmp_path / "new" / "a"), kind="dir"),
-        Placement(fd=sc.open_tree(str(src)), target="/proc/x", kind="dir")]))
+        Placement(fd=sc.open_tree(str(hostdir)), target=str(tmp_path / "new" / "a"), kind="dir"),
+        Placement(fd=sc.open_tree(str(hostdir)), target="/proc/x", kind="dir")]))
     assert not resp["ok"] and resp["error"]["index"] == 1
     assert ns_mountpoints(nsproc) == before
     assert not (tmp_path / "new").exists()
 
 
-def test_spawned_helper_when_threads_exist(nsproc, src, tmp_path):
+def test_spawned_helper_when_threads_exist(nsproc, hostdir, tmp_path):
     stop = threading.Event()
     t = threading.Thread(target=stop.wait)
     t.start()
     try:
         assert not single_threaded()
-        resp = attach(nsproc, sc.open_tree(str(src)), str(tmp_path / "spawned"))
+        resp = attach(nsproc, sc.open_tree(str(hostdir)), str(tmp_path / "spawned"))
     finally:
         stop.set()
         t.join()
     assert resp["ok"], resp
-    assert ns_run(nsproc, "cat", str(tmp_path / "spawned" / "f")).stdout == b"hi\n"
+    assert ns_run(nsproc, "cat", str(tmp_path / "spawned" / "hello.txt")).stdout == b"hello from the host\n"
 
 
 def test_openat2_in_root_cannot_escape(tmp_path):
@@ -117,12 +109,12 @@ def test_openat2_in_root_cannot_escape(tmp_path):
         os.close(rfd)
 
 
-def test_resident_helper_is_reused_pins_nothing_and_goes_home(nsproc, src, tmp_path):
+def test_resident_helper_is_reused_pins_nothing_and_goes_home(nsproc, hostdir, tmp_path):
     from dynvol.helper import runner
 
     first = runner._Resident.get()
     target = str(tmp_path / "home")
-    fd = sc.open_tree(str(src))
+    fd = sc.open_tree(str(hostdir))
     assert attach(nsproc, fd, target)["ok"]
     mnt_id = sc.mount_ids(fd)[0]
     os.close(fd)
@@ -139,15 +131,15 @@ def test_resident_helper_is_reused_pins_nothing_and_goes_home(nsproc, src, tmp_p
     assert runner._Resident.get() is first
 
 
-def test_resident_helper_replaced_after_death(nsproc, src, tmp_path):
+def test_resident_helper_replaced_after_death(nsproc, hostdir, tmp_path):
     import signal
 
     from dynvol.helper import runner
 
     first = runner._Resident.get()
     os.kill(first.pid, signal.SIGKILL)
-    resp = attach(nsproc, sc.open_tree(str(src)), str(tmp_path / "x"))
+    resp = attach(nsproc, sc.open_tree(str(hostdir)), str(tmp_path / "x"))
     assert not resp["ok"] and "died" in resp["error"]["message"]
-    resp = attach(nsproc, sc.open_tree(str(src)), str(tmp_path / "y"))
+    resp = attach(nsproc, sc.open_tree(str(hostdir)), str(tmp_path / "y"))
     assert resp["ok"], resp
     assert runner._Resident.get() is not first

@@ -65,13 +65,13 @@ def test_backup_restore_keeps_everything(odd_volume, volumes, tmp_path, state_di
     assert st.st_blocks * 512 < 1 << 20 and st.st_size == corpus.SPARSE_SIZE
 
 
-@pytest.mark.parametrize("compress", ["gzip", "none", "zstd-in-process"])
+@pytest.mark.parametrize("compress", ["gzip", "none", "zstd-binary"])
 def test_stdout_to_stdin_roundtrip(odd_volume, volumes, compress, state_dir):
     name, before = odd_volume
-    env = {"DYNVOL_ZSTD_INPROCESS": "1"} if compress == "zstd-in-process" else {}
+    env = {"DYNVOL_ZSTD_BINARY": "1"} if compress == "zstd-binary" else {}
     b = dynvol("backup", name, "-o", "-", "--compress", compress.split("-")[0], "-q", env=env)
     assert b.returncode == 0, b.stderr.decode()
-    magic = {"gzip": b"\x1f\x8b", "none": b"dy", "zstd-in-process": b"\x28\xb5"}[compress]
+    magic = {"gzip": b"\x1f\x8b", "none": b"dy", "zstd-binary": b"\x28\xb5"}[compress]
     assert b.stdout[:2] == magic
     target = volumes.track(f"{name}-{compress}")
     r = dynvol("restore", "-", "--to", target, input=b.stdout)

@@ -154,7 +154,7 @@ def test_trailing_garbage_is_detected(tree):
 
 
 def test_compression_levels_are_checked():
-    assert A.check_compression("zstd", None) == 3 and A.check_compression("gzip", None) == 6
+    assert A.check_compression("zstd", None) == 1 and A.check_compression("gzip", None) == 6
     with pytest.raises(UsageError, match="out of range"):
         A.check_compression("gzip", 10)
     with pytest.raises(UsageError, match="unknown compression"):

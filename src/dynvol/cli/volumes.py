@@ -114,7 +114,7 @@ def volume_inspect(names, as_json):
               "Default: SOURCE-YYYYmmdd-HHMMSS.tar.zst here.")
 @click.option("--compress", "compression", default="zstd", show_default=True, metavar="zstd|gzip|none",
               help="Compression of the tar stream.")
-@click.option("--level", type=int, help="Compression level (zstd 1-19, default 3; gzip 1-9, default 6).")
+@click.option("--level", type=int, help="Compression level (zstd 1-19, default 1; gzip 1-9, default 6).")
 @_quiesce_options
 @_common
 def backup(source, output, compression, level, pause, stop, stop_timeout, helper_image, as_json, quiet):

@@ -38,7 +38,9 @@ BLOCK = 512
 EOT = bytes(2 * BLOCK)
 PREFIX = "volumes"
 COMPRESSIONS = ("zstd", "gzip", "none")
-DEFAULT_LEVEL = {"zstd": 3, "gzip": 6, "none": 0}
+# zstd 1, not 3: on the 2-CPU bench box it is ~1.4x faster than 3 (so are --pause/--stop
+# windows) and still smaller than gzip -6; see README "Data volumes" for the numbers.
+DEFAULT_LEVEL = {"zstd": 1, "gzip": 6, "none": 0}
 LEVEL_RANGE = {"zstd": (1, 19), "gzip": (1, 9), "none": (0, 0)}
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -46,6 +48,21 @@ GZIP_MAGIC = b"\x1f\x8b"
 # What GNU tar must keep: xattrs (all namespaces, so security.capability too),
 # POSIX ACLs, holes, numeric owners; nanosecond mtimes come with --format=posix.
 TAR_FIDELITY = ["--xattrs", "--xattrs-include=*", "--acls", "--numeric-owner"]
+
+
+def ready(fd: int, *, write: bool = False) -> None:
+    """Wait until ``fd`` can be read (or written) without blocking.
+
+    It wakes up every 0.2 s: a signal that arrives just before a blocking read
+    or write starts does not interrupt that syscall, and Ctrl-C or SIGTERM would
+    then wait for the peer. Waking up lets the Python handler run.
+    """
+    import select
+
+    p = select.poll()
+    p.register(fd, select.POLLOUT if write else select.POLLIN)
+    while not p.poll(200):
+        pass
 
 
 class ArchiveCorrupt(DynvolError):
@@ -136,7 +153,7 @@ def _checksum_ok(block: bytes) -> bool:
         want = _number(block[148:156])
     except ValueError:
         return False
-    return want == sum(block[:148]) + 256 + sum(block[156:])
+    return want == sum(block) - sum(block[148:156]) + 256
 
 
 def _pax_records(data: bytes) -> dict[bytes, bytes]:
@@ -162,19 +179,25 @@ def _pax_records(data: bytes) -> dict[bytes, bytes]:
 _NO_DATA = frozenset(b"123456")
 
 
+_ZERO_BLOCK = bytes(BLOCK)
+
+
 class TarScanner:
     """Follows entry boundaries of a tar stream fed in chunks of any size.
 
     It reads headers only and skips data by count, so it costs little per byte.
     ``end`` becomes the offset of the end-of-archive blocks once seen; bytes
     before ``settled`` can be passed on (they are not part of a header whose
-    entry is still unknown).
+    entry is still unknown). ``names=False`` and ``check=False`` skip name
+    decoding and header checksums, for streams GNU tar is writing right now.
     """
 
-    def __init__(self, base: int = 0):
+    def __init__(self, base: int = 0, *, names: bool = True, check: bool = True):
         self.pos = base
         self.end: int | None = None
         self.entries = 0
+        self._names = names
+        self._check = check
         self._skip = 0
         self._hdr = bytearray()
         self._pax_need = 0
@@ -202,59 +225,67 @@ class TarScanner:
                 self._pax_need -= k
                 i += k
                 if not self._pax_need:
-                    self._pax_fields.update(_pax_records(bytes(self._pax)))
+                    pax = bytes(self._pax)
                     self._pax.clear()
+                    if self._names or b" size=" in pax:
+                        self._pax_fields.update(_pax_records(pax))
                 continue
             if self._skip:
                 k = min(self._skip, n - i)
                 self._skip -= k
                 i += k
                 continue
-            k = min(BLOCK - len(self._hdr), n - i)
-            self._hdr += mv[i:i + k]
-            i += k
-            if len(self._hdr) < BLOCK:
-                break
-            block = bytes(self._hdr)
-            self._hdr.clear()
+            if self._hdr or n - i < BLOCK:  # a header split across chunks
+                k = min(BLOCK - len(self._hdr), n - i)
+                self._hdr += mv[i:i + k]
+                i += k
+                if len(self._hdr) < BLOCK:
+                    break
+                block = bytes(self._hdr)
+                self._hdr.clear()
+            else:
+                block = bytes(mv[i:i + BLOCK])
+                i += BLOCK
             start = self.pos + i - BLOCK
-            if not any(block):
+            if block[0] == 0 and block == _ZERO_BLOCK:
                 self.end = start
                 break
-            if not _checksum_ok(block):
+            if self._check and not _checksum_ok(block):
                 raise ArchiveCorrupt(f"damaged tar header at byte {start} of the tar stream")
             if self._entry_start is None:
                 self._entry_start = start
-            typ = block[156:157]
-            size = _number(block[124:136])
+            typ = block[156]
+            try:
+                size = _number(block[124:136])
+            except ValueError as e:
+                raise ArchiveCorrupt(f"damaged tar header at byte {start} of the tar stream") from e
             padded = size + (-size % BLOCK)
-            if typ in (b"x", b"g"):
-                if typ == b"g":
-                    self._skip = padded
-                else:
-                    self._pax_need = size
-                    self._skip = padded - size
+            if typ == 0x78:  # 'x': pax header for the next entry
+                self._pax_need = size
+                self._skip = padded - size
                 continue
-            if typ in (b"L", b"K"):  # GNU long names: keep it simple, skip them
+            if typ in (0x67, 0x4C, 0x4B):  # 'g' global pax, GNU 'L'/'K' long names: not used here
                 self._skip = padded
                 continue
             fields = self._pax_fields
             if b"size" in fields:
                 size = int(fields[b"size"])
                 padded = size + (-size % BLOCK)
-            # Sparse files (PAX 1.0) carry their real name in GNU.sparse.name.
-            name = fields.get(b"GNU.sparse.name") or fields.get(b"path")
-            if name is None:
-                name = block[0:100].split(b"\0", 1)[0]
-                prefix = block[345:500].split(b"\0", 1)[0] if block[257:263] in (b"ustar\x00", b"ustar ") else b""
-                if prefix and block[257:263] == b"ustar\x00":
-                    name = prefix + b"/" + name
-            if typ and typ[0] in _NO_DATA:
+            name = b""
+            if self._names:
+                # Sparse files (PAX 1.0) carry their real name in GNU.sparse.name.
+                name = fields.get(b"GNU.sparse.name") or fields.get(b"path")
+                if name is None:
+                    name = block[0:100].split(b"\0", 1)[0]
+                    if block[257:263] == b"ustar\x00" and block[345]:
+                        name = block[345:500].split(b"\0", 1)[0] + b"/" + name
+                found.append(Entry(self._entry_start, name, bytes((typ,)), size))
+            if typ in _NO_DATA:
                 padded = 0
-            found.append(Entry(self._entry_start, name, typ, size))
             self.entries += 1
             self._entry_start = None
-            self._pax_fields = {}
+            if fields:
+                self._pax_fields = {}
             self._skip = padded
         self.pos += i if self.end is not None else n
         return found
@@ -278,7 +309,8 @@ def zstd_threads() -> int:
     env = os.environ.get("DYNVOL_ZSTD_THREADS")
     if env:
         return int(env)
-    return 0 if len(os.sched_getaffinity(0)) <= 2 else len(os.sched_getaffinity(0))
+    n = len(os.sched_getaffinity(0))
+    return n if n > 1 else 0
 
 
 class _Identity:
@@ -290,10 +322,10 @@ class _Identity:
 
 
 class ZstdProcess:
-    """The zstd binary (multi-threaded) compressing straight into ``out_fd``.
+    """The zstd binary (-T0) compressing straight into ``out_fd`` (DYNVOL_ZSTD_BINARY=1).
 
-    Measured on the bench box it is ~1.5x faster per thread than the zstandard
-    module's bundled libzstd, and it compresses while Python reads and hashes.
+    On the bench box it was no faster than the zstandard module with worker
+    threads and used more CPU (one more pipe hop), so it is not the default.
     """
 
     def __init__(self, level: int, out_fd: int, zstd: str):
@@ -313,6 +345,7 @@ class ZstdProcess:
         mv = memoryview(b)
         try:
             while mv:
+                ready(self._fd, write=True)
                 n = os.write(self._fd, mv)
                 mv = mv[n:]
         except BrokenPipeError:
@@ -342,7 +375,7 @@ def compressor(kind: str, level: int, out_fd: int | None = None):
         import shutil
 
         zstd = shutil.which("zstd")
-        if out_fd is not None and zstd and not os.environ.get("DYNVOL_ZSTD_INPROCESS"):
+        if out_fd is not None and zstd and os.environ.get("DYNVOL_ZSTD_BINARY"):
             return ZstdProcess(level, out_fd, zstd)
         import zstandard
 
@@ -481,7 +514,13 @@ class ArchiveReader:
         self.raw_bytes = 0
 
     def _plain(self):
+        try:
+            fd = self._f.fileno()
+        except (AttributeError, io.UnsupportedOperation):
+            fd = None  # in-memory input never blocks
         while True:
+            if fd is not None:
+                ready(fd)
             raw = self._f.read(self._chunk)
             if not raw:
                 break

@@ -81,6 +81,7 @@ class Output:
     def write(self, b) -> None:
         mv = memoryview(b)
         while mv:
+            archive.ready(self.fd, write=True)
             n = os.write(self.fd, mv)
             mv = mv[n:]
         self.bytes += len(b)

@@ -52,7 +52,7 @@ class Reader:
     def __init__(self, access: Access, member_root: str):
         self.access = access
         self.member_root = member_root
-        self.scanner = archive.TarScanner()
+        self.scanner = archive.TarScanner(names=False, check=False)  # GNU tar is writing it now
         self.bytes = 0
         self.warnings: list[str] = []
 
@@ -101,6 +101,7 @@ class LocalReader(Reader):
     def _raw(self):
         fd = self.proc.stdout.fileno()
         while True:
+            archive.ready(fd)
             b = os.read(fd, CHUNK)
             if not b:
                 return
@@ -222,6 +223,7 @@ class LocalSink(Sink):
         mv = memoryview(b)
         try:
             while mv:
+                archive.ready(self._fd, write=True)
                 n = os.write(self._fd, mv)
                 mv = mv[n:]
         except BrokenPipeError:

@@ -144,6 +144,7 @@ def backup(source: str, output: str, *, compression: str = "zstd", level: int | 
                                     compression=compression, level=level, consistency=mode, tar_version=tar_v)
     t0 = time.monotonic()
     warnings: list[str] = []
+    writer = None
     out.open()
     try:
         with quiesced(engine, users, mode, stop_timeout=stop_timeout, warn=warn) as touched, \
@@ -168,7 +169,7 @@ def backup(source: str, output: str, *, compression: str = "zstd", level: int | 
             trailer = writer.close()
             out.commit()
     except BaseException:
-        if "writer" in locals():
+        if writer is not None:
             writer.abort()
         out.discard()
         raise

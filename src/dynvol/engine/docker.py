@@ -90,7 +90,9 @@ class DockerEngine:
         import docker
 
         try:
-            return docker.DockerClient(base_url=self.host, version="auto", timeout=int(self.timeout))
+            # ssh:// goes through the system ssh client, as the docker CLI does (no paramiko)
+            return docker.DockerClient(base_url=self.host, version="auto", timeout=int(self.timeout),
+                                       use_ssh_client=self.host.startswith("ssh://"))
         except docker.errors.DockerException as e:
             raise self._unreachable(e) from e
 

@@ -304,12 +304,6 @@ class DockerEngine:
             raise
         return cid
 
-    def remove_container(self, ref: str) -> None:
-        try:
-            self.sdk_call(f"remove container {ref}", self.api.remove_container, ref, force=True, v=False)
-        except NotFound:
-            pass
-
     def exec_stream(self, ref: str, command: list[str], *, stdin: bool = False) -> "ExecStream":
         """Run ``command`` in a running container with its stdio as a raw stream (see :class:`ExecStream`)."""
         ex = self.sdk_call(f"exec in {ref}", self.api.exec_create, ref, command, stdin=stdin, stdout=True,

@@ -155,14 +155,18 @@ def _plan(spec: MountSpec, path: str, device: str, *, image: bool) -> Filesystem
     return src
 
 
+def _stat(path: str, what: str) -> os.stat_result:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        raise NotFound(f"{what} does not exist: {path}") from None
+    except OSError as e:
+        raise DynvolError(f"cannot read {what} {path}: {e.strerror}") from e
+
+
 def plan_block(spec: MountSpec, engine) -> Source:
     path = spec.source
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise NotFound(f"block device does not exist: {path}") from None
-    except OSError as e:
-        raise DynvolError(f"cannot read block device {path}: {e.strerror}") from e
+    st = _stat(path, "block device")
     if not stat.S_ISBLK(st.st_mode):
         raise UsageError(f"cannot attach {path}: not a block device",
                          hint="for a disk image file use type=image, or write it as ./disk.img")
@@ -181,12 +185,7 @@ def _device_readonly(rdev: int) -> bool:
 
 def plan_image(spec: MountSpec, engine) -> Source:
     path = os.path.abspath(spec.source)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise NotFound(f"image file does not exist: {path}") from None
-    except OSError as e:
-        raise DynvolError(f"cannot read image file {path}: {e.strerror}") from e
+    st = _stat(path, "image file")
     if stat.S_ISBLK(st.st_mode):
         return plan_block(dataclasses.replace(spec, type="block", source=path), engine)
     if not stat.S_ISREG(st.st_mode):

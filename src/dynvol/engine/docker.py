@@ -159,12 +159,11 @@ class DockerEngine:
         return status == 200
 
     def info(self) -> dict:
-        """The engine's /info (version, storage driver, security options, root dir)."""
+        """The engine's /info (ServerVersion, storage driver, security options, root dir, arch)."""
         status, data = self._get("/info")
         if status != 200:
             raise DynvolError(f"engine info: {data}")
-        status, version = self._get("/version")
-        return {**data, "Version": (version or {}).get("Version", "")} if status == 200 else data
+        return data
 
     def run_holder(self, volume: str, *, image: str, command: list[str], target: str,
                    labels: dict) -> ContainerInfo:
@@ -271,13 +270,6 @@ class DockerEngine:
 
     def start(self, ref: str) -> None:
         self.sdk_call(f"start container {ref}", self.api.start, ref)
-
-    def info(self) -> dict:
-        return self.sdk_call("engine info", self.api.info)
-
-    def image_exists(self, image: str) -> bool:
-        status, _ = self._get(f"/images/{_quote(image)}/json")
-        return status == 200
 
     def run_helper(self, image: str, command: list[str], *, volumes: dict[str, tuple[str, bool]],
                    files: bytes | None = None, labels: dict | None = None) -> str:

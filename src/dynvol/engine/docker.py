@@ -130,18 +130,6 @@ class DockerEngine:
             raise DynvolError(f"inspect container {ref}: {msg}")
         return _container_info(data)
 
-    def containers(self, *, all: bool = True) -> list[ContainerInfo]:
-        status, data = self._get(f"/containers/json?all={int(all)}")
-        if status != 200:
-            raise DynvolError(f"list containers: {data}")
-        out = []
-        for c in data:
-            try:
-                out.append(self.container(c["Id"]))
-            except NotFound:
-                continue
-        return out
-
     # ------------------------------------------------------------ holders, images, engine info
     # (volumes-from and holder containers: containers dynvol creates only to make the
     # engine mount a volume, removed when the last attachment using them goes)

@@ -158,12 +158,7 @@ def backup(source: str, output: str, *, compression: str = "zstd", level: int | 
                         total += progress.tree_bytes(acc.path)
                         bar.total(total)
                     r = reader(acc, archive.volume_member_root(v.name))
-                    try:
-                        for piece in r.chunks():
-                            writer.data(piece)
-                            bar.advance(len(piece))
-                    finally:
-                        r.close()
+                    r.pump(writer.data, bar)
                     warnings += r.warnings
                     writer.end_volume(v.name, r.bytes, r.scanner.entries)
             trailer = writer.close()

@@ -82,6 +82,15 @@ class Reader:
         if sc.end is None:
             raise DynvolError(f"read volume {self.access.volume}: tar's output ended early")
 
+    def pump(self, write, bar) -> None:
+        """Pass the whole stream to ``write``, advancing ``bar``; always closes the reader."""
+        try:
+            for piece in self.chunks():
+                write(piece)
+                bar.advance(len(piece))
+        finally:
+            self.close()
+
     def finish(self) -> None:
         pass
 

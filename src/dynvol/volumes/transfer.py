@@ -53,12 +53,7 @@ def _transfer(src_engine, src_name: str, dst_engine, dst_name: str, *, force: bo
             bar = stack.enter_context(progress.bar(f"{what} {src.name}", total, show=show_progress))
             r = reader(sacc, root)
             s.start()
-            try:
-                for piece in r.chunks():
-                    s.write(piece)
-                    bar.advance(len(piece))
-            finally:
-                r.close()
+            r.pump(s.write, bar)
             s.finish()
             s.commit()
         except BaseException:
